@@ -1,0 +1,49 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import type { CommandResult, CommandRunner, RunOptions } from './command.js';
+import { shellQuote } from './command.js';
+
+/**
+ * Where a command runs. The lab implements it with network namespaces; the cluster layer
+ * (kind, kubeconfig) implements it with `docker exec` / `kubectl exec`. Everything above the
+ * lab (traffic, evidence, nlb control, chaos) only talks to hosts through this interface.
+ */
+export interface HostExec {
+  /** Logical host id, e.g. `node/node-a`, `pod/web-1`, `fabric`. */
+  readonly host: string;
+  run(argv: readonly string[], opts?: RunOptions): Promise<CommandResult>;
+  /** Start a long-lived process inside the host. */
+  spawn(argv: readonly string[], opts?: SpawnOptions): ChildProcess;
+  /** The argv that runs `argv` on this host from the machine's root namespace, for reproduce lines. */
+  wrap(argv: readonly string[]): string[];
+}
+
+/** Argv prefix entering a named network namespace without remounting /sys (faster than `ip netns exec`). */
+export function netnsPrefix(netns: string): string[] {
+  return ['nsenter', `--net=/run/netns/${netns}`, '--'];
+}
+
+export class NetnsExec implements HostExec {
+  constructor(
+    readonly host: string,
+    readonly netns: string,
+    private readonly runner: CommandRunner,
+  ) {}
+
+  wrap(argv: readonly string[]): string[] {
+    return [...netnsPrefix(this.netns), ...argv];
+  }
+
+  run(argv: readonly string[], opts?: RunOptions): Promise<CommandResult> {
+    return this.runner.run(this.wrap(argv), opts);
+  }
+
+  spawn(argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
+    const [file, ...args] = this.wrap(argv);
+    return spawn(file as string, args, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+  }
+
+  /** A line a human can paste to run `argv` in this namespace. */
+  reproduce(argv: readonly string[]): string {
+    return shellQuote(['ip', 'netns', 'exec', this.netns, ...argv]);
+  }
+}
