@@ -79,6 +79,8 @@ export const EniSpec = z.strictObject({
   address: ipv4.nullable(),
   /** EC2 source/destination check: the fabric drops packets from this ENI whose source it does not own. */
   sourceDestCheck: z.boolean().default(true),
+  /** Elastic IP: the internet gateway translates it 1:1 to `address` (public subnets only). */
+  publicAddress: ipv4.optional(),
 });
 
 export const NodeSpec = z.strictObject({

@@ -26,6 +26,7 @@ export interface Eni {
   subnet: Subnet;
   address: string | null;
   sourceDestCheck: boolean;
+  publicAddress?: string;
 }
 
 export interface Node {
@@ -279,6 +280,15 @@ function resolve(spec: TopologySpec, report: Report): Topology {
         checkHostAddress(e.address, esub, `${epath}.address`);
         claim(e.address, `node ${n.name} ${e.name}`, `${epath}.address`);
       }
+      if (e.publicAddress !== undefined) {
+        if (!esub.public)
+          report(`${epath}.publicAddress`, e.publicAddress, `subnet ${esub.name} is not public (set public: true)`);
+        else if (e.address === null)
+          report(`${epath}.publicAddress`, e.publicAddress, 'an ENI without a private address cannot have a public one');
+        else if (inVpc(e.publicAddress))
+          report(`${epath}.publicAddress`, e.publicAddress, 'is inside the VPC; a public address is not');
+        else claim(e.publicAddress, `node ${n.name} ${e.name} (public)`, `${epath}.publicAddress`);
+      }
       enis.push({
         node: n.name,
         name: e.name,
@@ -286,6 +296,7 @@ function resolve(spec: TopologySpec, report: Report): Topology {
         subnet: esub,
         address: e.address,
         sourceDestCheck: e.sourceDestCheck,
+        publicAddress: e.publicAddress,
       });
     });
     for (const ifn of Object.keys(n.sysctls.interfaces))

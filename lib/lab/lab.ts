@@ -1,0 +1,165 @@
+/**
+ * A realized lab: the namespaces of one run, commands inside them, and its teardown.
+ */
+import { randomBytes } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { CommandRunner } from '../exec/command.js';
+import { NetnsExec } from '../exec/netns.js';
+import { NotFoundError } from '../errors.js';
+import type { Topology } from '../model/topology.js';
+import { planLab, type PlanContributor } from './build-plan.js';
+import { Disposer } from './disposer.js';
+import type { LabPlan, ProcessPlan } from './plan.js';
+import { deleteNamespaces, realize } from './realize.js';
+import { readRunState, removeRunState, writeRunState, type HostRecord, type RunState } from './state.js';
+
+/** dist/ of this build (lib/lab/lab.js lives at dist/lib/lab). */
+export const DIST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface LabOptions {
+  runId?: string;
+  /** Leave the lab up when this process exits (`returnpath lab up`); `lab down` removes it. */
+  persistent?: boolean;
+  runner?: CommandRunner;
+  concurrency?: number;
+  log?: (line: string) => void;
+  contributors?: readonly PlanContributor[];
+}
+
+export function newRunId(): string {
+  return randomBytes(3).toString('hex');
+}
+
+/** Resolves `node-a`, `node/node-a`, `fabric`, ... to one host record. */
+export function findHost(hosts: readonly HostRecord[], ref: string): HostRecord {
+  const exact = hosts.find((h) => h.id === ref || h.netns === ref);
+  if (exact) return exact;
+  const byName = hosts.filter((h) => h.id.split('/').slice(1).join('/') === ref);
+  if (byName.length === 1) return byName[0]!;
+  const known = hosts.map((h) => h.id).join(', ');
+  if (byName.length > 1) throw new NotFoundError(`host "${ref}" is ambiguous: ${byName.map((h) => h.id).join(', ')}`);
+  throw new NotFoundError(`no host "${ref}" in this lab; hosts: ${known}`);
+}
+
+/** Handle on the namespaces of a run, live or left up by an earlier process. */
+export class LabHandle {
+  constructor(
+    readonly state: RunState,
+    readonly runner: CommandRunner = new CommandRunner(),
+  ) {}
+
+  get runId(): string {
+    return this.state.runId;
+  }
+
+  get hosts(): readonly HostRecord[] {
+    return this.state.hosts;
+  }
+
+  host(ref: string): NetnsExec {
+    const h = findHost(this.state.hosts, ref);
+    return new NetnsExec(h.id, h.netns, this.runner);
+  }
+
+  static async attach(runId: string): Promise<LabHandle> {
+    return new LabHandle(await readRunState(runId));
+  }
+
+  /** Removes a run's namespaces and state, whoever created it. */
+  async destroy(): Promise<void> {
+    await deleteNamespaces(
+      this.runner,
+      this.state.hosts.map((h) => h.netns),
+    );
+    await removeRunState(this.runId);
+  }
+}
+
+export class Lab extends LabHandle {
+  private readonly disposer = new Disposer();
+
+  private constructor(
+    state: RunState,
+    runner: CommandRunner,
+    readonly topology: Topology,
+    readonly plan: LabPlan,
+  ) {
+    super(state, runner);
+  }
+
+  /** Realizes `topology`; on any failure everything created so far is removed before the error surfaces. */
+  static async up(topology: Topology, opts: LabOptions = {}): Promise<Lab> {
+    const runId = opts.runId ?? newRunId();
+    const runner = opts.runner ?? new CommandRunner();
+    const plan = planLab(topology, runId, opts.contributors);
+    const state: RunState = {
+      runId,
+      pid: opts.persistent ? 0 : process.pid,
+      topology: topology.name,
+      startedAt: new Date().toISOString(),
+      hosts: plan.hosts.map((h) => ({ id: h.id, kind: h.kind, netns: h.netns, address: h.address })),
+    };
+    const lab = new Lab(state, runner, topology, plan);
+    await writeRunState(state);
+    lab.disposer.defer(`state of run ${runId}`, () => removeRunState(runId));
+    try {
+      await realize(plan, { runner, disposer: lab.disposer, concurrency: opts.concurrency, log: opts.log });
+      for (const h of plan.hosts)
+        for (const p of h.processes) await lab.startProcess(lab.host(h.id), p, opts.persistent ?? false);
+    } catch (e) {
+      await lab.down().catch(() => undefined);
+      throw e;
+    }
+    return lab;
+  }
+
+  /** Registers a resource of a higher layer (NLB controller, traffic agent) for teardown with the lab. */
+  defer(what: string, fn: () => Promise<void> | void): void {
+    this.disposer.defer(what, fn);
+  }
+
+  async down(): Promise<void> {
+    await this.disposer.dispose();
+  }
+
+  private async startProcess(exec: NetnsExec, p: ProcessPlan, detached: boolean): Promise<void> {
+    const argv = p.argv.map((a) => a.replace('{node}', process.execPath).replace('{dist}', DIST_DIR));
+    const child = exec.spawn(argv, { detached });
+    this.disposer.defer(`${p.name} in ${exec.host}`, () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+    });
+    await waitForLines(child, p.readyLine, p.readyCount, `${p.name} in ${exec.host}`);
+    if (detached) {
+      child.unref();
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      child.stdin?.destroy();
+    }
+  }
+}
+
+function waitForLines(child: ChildProcess, line: string, count: number, what: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    let seen = 0;
+    let buf = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`${what} not ready after 10 s: ${err.trim()}`)), 10_000);
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      seen += lines.filter((l) => l.startsWith(line)).length;
+      if (seen >= count) {
+        clearTimeout(timer);
+        resolvePromise();
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code} before it was ready: ${err.trim()}`));
+    });
+  });
+}
