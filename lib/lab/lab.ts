@@ -99,7 +99,7 @@ export class Lab extends LabHandle {
       pid: opts.persistent ? 0 : process.pid,
       topology: topology.name,
       startedAt: new Date().toISOString(),
-      hosts: plan.hosts.map((h) => ({ id: h.id, kind: h.kind, netns: h.netns, address: h.address })),
+      hosts: plan.hosts.map((h) => ({ id: h.id, kind: h.kind, netns: h.netns, address: h.address, legend: h.legend })),
     };
     const lab = new Lab(state, runner, topology, plan);
     await writeRunState(state);

@@ -15,6 +15,8 @@ export interface HostRecord {
   kind: HostKind;
   netns: string;
   address?: string;
+  /** Which fabric port leads where, for dumps. */
+  legend?: string[];
 }
 
 export interface RunState {

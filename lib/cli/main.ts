@@ -1,0 +1,59 @@
+/**
+ * returnpath CLI. Exit codes: 0 success; 1 a run had failing (or, with --baseline, regressed)
+ * cells, or a certificate is not granted; 2 bad input (usage, spec, snapshot); 3 the machine
+ * lacks something (root, a tool, a kernel feature); 4 a named run or host does not exist;
+ * 130 interrupted.
+ */
+import { CommandError, EnvironmentError, NotFoundError, ValidationError } from '../errors.js';
+import { labCommand } from './lab-commands.js';
+import { validateCommand } from './validate-command.js';
+
+const HELP = `returnpath: chaos and conformance for the return paths of load-balanced traffic
+
+usage:
+  returnpath validate FILE              check a topology spec
+  returnpath lab up FILE [--run-id ID]  build the topology in network namespaces and leave it up
+  returnpath lab exec RUN HOST -- CMD   run a command inside a host of a lab
+  returnpath lab dump RUN [HOST]        addresses, rules, routes, iptables, conntrack, sysctls
+  returnpath lab down RUN               remove a lab
+  returnpath lab list                   list lab runs on this machine
+  returnpath lab clean [--all]          sweep what interrupted runs left (--all: also labs left up)
+
+exit codes: 0 ok, 1 failing cells / regression / certificate refused, 2 bad input,
+            3 environment lacks something, 4 run or host not found, 130 interrupted
+`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'lab':
+      return labCommand(rest);
+    case 'validate':
+      return validateCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`returnpath: unknown command "${cmd}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+export function exitCodeFor(e: unknown): number {
+  if (e instanceof ValidationError) return 2;
+  if (e instanceof EnvironmentError) return 3;
+  if (e instanceof NotFoundError) return 4;
+  if (e instanceof CommandError && /Operation not permitted|must be root|Permission denied/i.test(e.stderr)) return 3;
+  return 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`returnpath: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(exitCodeFor(e));
+  },
+);

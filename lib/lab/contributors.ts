@@ -1,0 +1,20 @@
+/** The layers that build on the base lab, in the order they add to a plan. */
+import { kubeProxyRuleset } from '../kube-proxy/rules.js';
+import type { Topology } from '../model/topology.js';
+import type { PlanContributor } from './build-plan.js';
+import type { PlanBuilder } from './plan.js';
+
+/** kube-proxy's rules on every node; its jumps come before the CNI's, as kube-proxy prepends them. */
+export const kubeProxyContributor: PlanContributor = {
+  contribute(b: PlanBuilder, topology: Topology): void {
+    if (topology.services.length === 0) return;
+    for (const node of topology.nodes) {
+      const host = b.get(`node/${node.name}`);
+      host.ruleset = kubeProxyRuleset(topology, node.name).merge(host.ruleset);
+    }
+  },
+};
+
+export function labContributors(): PlanContributor[] {
+  return [kubeProxyContributor];
+}
