@@ -1,5 +1,6 @@
 /** The layers that build on the base lab, in the order they add to a plan. */
 import { kubeProxyRuleset } from '../kube-proxy/rules.js';
+import { nlbContributor } from '../nlb/plan.js';
 import type { Topology } from '../model/topology.js';
 import type { PlanContributor } from './build-plan.js';
 import type { PlanBuilder } from './plan.js';
@@ -16,5 +17,5 @@ export const kubeProxyContributor: PlanContributor = {
 };
 
 export function labContributors(): PlanContributor[] {
-  return [kubeProxyContributor];
+  return [kubeProxyContributor, nlbContributor];
 }

@@ -79,6 +79,7 @@ export class LabHandle {
 
 export class Lab extends LabHandle {
   private readonly disposer = new Disposer();
+  private readonly children = new Map<string, ChildProcess>();
 
   private constructor(
     state: RunState,
@@ -120,6 +121,13 @@ export class Lab extends LabHandle {
     this.disposer.defer(what, fn);
   }
 
+  /** A process the plan started in `hostId` (for example the NLB node agent), while the lab is up. */
+  process(hostId: string, name: string): ChildProcess {
+    const c = this.children.get(`${hostId}:${name}`);
+    if (!c) throw new NotFoundError(`no process "${name}" in ${hostId}`);
+    return c;
+  }
+
   async down(): Promise<void> {
     await this.disposer.dispose();
   }
@@ -127,6 +135,7 @@ export class Lab extends LabHandle {
   private async startProcess(exec: NetnsExec, p: ProcessPlan, detached: boolean): Promise<void> {
     const argv = p.argv.map((a) => a.replace('{node}', process.execPath).replace('{dist}', DIST_DIR));
     const child = exec.spawn(argv, { detached });
+    this.children.set(`${exec.host}:${p.name}`, child);
     this.disposer.defer(`${p.name} in ${exec.host}`, () => {
       if (child.exitCode === null) child.kill('SIGTERM');
     });
