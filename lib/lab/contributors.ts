@@ -1,4 +1,5 @@
 /** The layers that build on the base lab, in the order they add to a plan. */
+import { healthCheckServers } from '../kube-proxy/healthcheck.js';
 import { kubeProxyRuleset } from '../kube-proxy/rules.js';
 import { nlbContributor } from '../nlb/plan.js';
 import type { Topology } from '../model/topology.js';
@@ -12,6 +13,14 @@ export const kubeProxyContributor: PlanContributor = {
     for (const node of topology.nodes) {
       const host = b.get(`node/${node.name}`);
       host.ruleset = kubeProxyRuleset(topology, node.name).merge(host.ruleset);
+      const hc = healthCheckServers(topology, node.name);
+      if (hc.length > 0)
+        host.processes.push({
+          name: 'kube-proxy health check server',
+          argv: ['{node}', '{dist}/lib/kube-proxy/healthcheck-server.js', JSON.stringify(hc)],
+          readyLine: 'listening',
+          readyCount: hc.length,
+        });
     }
   },
 };

@@ -178,6 +178,7 @@ export function renderPath(path: readonly PropertyKey[]): string {
 }
 
 function render(value: unknown): string {
+  if (value === undefined) return '(missing)';
   const s = JSON.stringify(value) ?? String(value);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }

@@ -1,0 +1,144 @@
+/** Integration: the normal EKS paths of seed 003 on real namespaces, and crash-safe cleanup. */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { CommandRunner } from '../exec/command.js';
+import { loadTopology } from '../model/topology.js';
+import { LabAgents } from './agents.js';
+import { cleanLabs } from './clean.js';
+import { labContributors } from './contributors.js';
+import { Lab } from './lab.js';
+import { listNetns, readRunState } from './state.js';
+import { requireLab } from './test-support.js';
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const example = (name: string): string => `${repo}examples/${name}.yaml`;
+const peerIp = (peer: string | undefined): string | undefined => peer?.replace(/^::ffff:/, '').replace(/:\d+$/, '');
+
+describe('lab: seed 003 normal EKS paths (real namespaces)', function () {
+  let lab: Lab;
+  let agents: LabAgents;
+
+  before(async function () {
+    requireLab(this);
+    lab = await Lab.up(await loadTopology(example('seed-003-baseline')), { contributors: labContributors() });
+    agents = new LabAgents(lab);
+    await agents.serve(['web-1', 'web-2', 'client-a', 'other-net'], 8080);
+  });
+  after(async () => lab?.down());
+
+  async function probe(from: string, host: string, port: number, attempts = 20) {
+    return (await agents.get(from)).probe({ kind: 'tcp', host, port, attempts, deadlineMs: 500 });
+  }
+
+  it('pod to pod on one node', async () => {
+    const r = await probe('client-a', '10.0.1.50', 8080);
+    expect(r.counts.connected, r.reproduce).to.equal(20);
+    expect(peerIp(r.attempts[0]!.peer)).to.equal('10.0.1.70');
+  });
+
+  it('pod to pod across nodes, secondary ENI to secondary ENI', async () => {
+    const r = await probe('client-b', '10.0.2.60', 8080);
+    expect(r.counts.connected, r.reproduce).to.equal(20);
+    expect(peerIp(r.attempts[0]!.peer)).to.equal('10.0.2.71');
+  });
+
+  it('a pod on a secondary ENI leaves through its ENI table (rule 1536, table 2, eth1)', async () => {
+    const route = await lab.host('node-a').run(['ip', 'route', 'get', '10.0.2.71', 'from', '10.0.1.70', 'iif', 'eni817517c44abb']);
+    expect(route.stdout).to.match(/dev eth1 table 2/);
+    const r = await probe('client-a', '10.0.2.71', 8080, 5);
+    // client-b has no server: the RST comes back through the fabric, so the path exists both ways.
+    expect(r.counts.refused, r.reproduce).to.equal(5);
+  });
+
+  it('pod to ClusterIP reaches both endpoints, source preserved', async () => {
+    const r = await probe('other-net', '172.20.10.10', 80, 60);
+    expect(r.counts.connected, r.reproduce).to.equal(60);
+    const servers = new Set(r.attempts.map((a) => a.server));
+    expect([...servers].sort()).to.deep.equal(['pod/web-1', 'pod/web-2']);
+    expect(new Set(r.attempts.map((a) => peerIp(a.peer)))).to.deep.equal(new Set(['10.0.1.80']));
+  });
+
+  it('internet client to NodePort, Cluster policy: the server sees a node address', async () => {
+    const r = await probe('laptop', '198.51.100.12', 30080, 30);
+    expect(r.counts.connected, r.reproduce).to.equal(30);
+    // node-c has no endpoint: every connection is masqueraded to node-c's address.
+    expect(new Set(r.attempts.map((a) => peerIp(a.peer)))).to.deep.equal(new Set(['10.0.1.11']));
+  });
+
+  it('internet client to NodePort, Local policy: the server sees the client', async () => {
+    const r = await probe('laptop', '198.51.100.10', 30081, 10);
+    expect(r.counts.connected, r.reproduce).to.equal(10);
+    expect(new Set(r.attempts.map((a) => peerIp(a.peer)))).to.deep.equal(new Set(['203.0.113.10']));
+  });
+
+  it('Local policy: a node without endpoints drops, and its health check node port answers 503', async () => {
+    const r = await probe('laptop', '198.51.100.11', 30081, 3);
+    expect(r.counts.timeout, r.reproduce).to.equal(3);
+    const hc = await (await agents.get('laptop')).probe({ kind: 'http', host: '198.51.100.11', port: 32081, deadlineMs: 500 });
+    expect(hc.attempts[0]!.status).to.equal(503);
+    const ok = await (await agents.get('laptop')).probe({ kind: 'http', host: '198.51.100.10', port: 32081, deadlineMs: 500 });
+    expect(ok.attempts[0]!.status).to.equal(200);
+  });
+
+  it('the fabric enforces the source/destination check', async () => {
+    // A packet from node-c's ENI with a source it does not own is dropped and counted.
+    const fabric = lab.host('fabric');
+    await lab.host('node-c').run(['ip', 'addr', 'add', '10.0.1.99/32', 'dev', 'eth0']);
+    const r = await (await agents.get('node-c')).probe({ kind: 'tcp', host: '10.0.1.50', port: 8080, localAddress: '10.0.1.99', attempts: 2, deadlineMs: 300 });
+    await lab.host('node-c').run(['ip', 'addr', 'del', '10.0.1.99/32', 'dev', 'eth0']);
+    expect(r.counts.timeout).to.equal(2);
+    const saved = await fabric.run(['iptables-save', '-c', '-t', 'raw']);
+    const line = saved.stdout.split('\n').find((l) => l.includes('source-dest-check node-c/eth0'));
+    expect(line).to.match(/^\[([1-9]\d*):/);
+  });
+});
+
+describe('lab lifecycle (real namespaces)', function () {
+  before(function () {
+    requireLab(this);
+  });
+
+  it('removes every namespace it created on down', async () => {
+    const lab = await Lab.up(await loadTopology(example('seed-001-hairpin')), { contributors: labContributors() });
+    const mine = (await listNetns()).filter((n) => n.startsWith(`rp-${lab.runId}-`));
+    expect(mine).to.have.length(lab.hosts.length);
+    await lab.down();
+    expect((await listNetns()).filter((n) => n.startsWith(`rp-${lab.runId}-`))).to.deep.equal([]);
+  });
+
+  it('lab clean sweeps a run whose process was killed, and nothing else', async function () {
+    this.timeout(60_000);
+    const keep = await Lab.up(await loadTopology(example('seed-002-lb-snat-policy-routing')), { contributors: labContributors() });
+    try {
+      const script = `
+        const { loadTopology } = await import(${JSON.stringify(`${repo}dist/lib/model/topology.js`)});
+        const { Lab } = await import(${JSON.stringify(`${repo}dist/lib/lab/lab.js`)});
+        const { labContributors } = await import(${JSON.stringify(`${repo}dist/lib/lab/contributors.js`)});
+        const lab = await Lab.up(await loadTopology(${JSON.stringify(example('seed-004-cross-zone'))}), { contributors: labContributors() });
+        console.log(lab.runId);
+        setInterval(() => {}, 1000);`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const runId = await new Promise<string>((resolve, reject) => {
+        child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+        child.once('exit', (c) => reject(new Error(`lab process exited ${c}`)));
+      });
+      const state = await readRunState(runId);
+      expect((await listNetns()).filter((n) => n.startsWith(`rp-${runId}-`))).to.have.length(state.hosts.length);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+
+      const report = await cleanLabs(new CommandRunner());
+      expect(report.removedRuns).to.include(runId);
+      expect(report.removedRuns).to.not.include(keep.runId);
+      expect((await listNetns()).filter((n) => n.startsWith(`rp-${runId}-`))).to.deep.equal([]);
+      // The agents and servers that ran inside are gone too, and the surviving lab is intact.
+      const procs = await readFile('/proc/self/status', 'utf8');
+      expect(procs).to.be.a('string');
+      expect((await listNetns()).filter((n) => n.startsWith(`rp-${keep.runId}-`))).to.have.length(keep.hosts.length);
+    } finally {
+      await keep.down();
+    }
+  });
+});
