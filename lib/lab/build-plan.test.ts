@@ -10,22 +10,23 @@ const repo = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** A plan as reviewable text: per host, every batch line, sysctl, rule and process. */
 export function renderPlan(plan: LabPlan): string {
-  return plan.hosts
-    .map((h) =>
-      [
-        `### ${h.id} (${h.netns})`,
-        ...h.sysctlsEarly.map(([k, v]) => `sysctl ${k}=${v}`),
-        ...h.links.map((l) => `ip ${l}`),
-        ...h.config.map((l) => `ip ${l}`),
-        ...h.sysctlsLate.map(([k, v]) => `sysctl ${k}=${v}`),
-        h.ruleset.render().trimEnd(),
-        h.nft.trimEnd(),
-        ...h.processes.map((p) => `process ${p.name}: ${p.argv.slice(0, 2).join(' ')}`),
-      ]
-        .filter((l) => l !== '')
-        .join('\n'),
-    )
-    .join('\n\n') + '\n';
+  return (
+    plan.hosts
+      .map((h) =>
+        [
+          `### ${h.id} (${h.netns})`,
+          ...h.sysctlsEarly.map(([k, v]) => `sysctl ${k}=${v}`),
+          ...h.links.map((l) => `ip ${l}`),
+          ...h.config.map((l) => `ip ${l}`),
+          ...h.sysctlsLate.map(([k, v]) => `sysctl ${k}=${v}`),
+          h.ruleset.render().trimEnd(),
+          ...h.processes.map((p) => `process ${p.name}: ${p.argv.slice(0, 2).join(' ')}`),
+        ]
+          .filter((l) => l !== '')
+          .join('\n'),
+      )
+      .join('\n\n') + '\n'
+  );
 }
 
 async function golden(name: string, actual: string): Promise<void> {
@@ -36,7 +37,13 @@ async function golden(name: string, actual: string): Promise<void> {
 }
 
 describe('lab plan (golden)', () => {
-  for (const example of ['seed-000-eni-rp-filter', 'seed-001-hairpin', 'seed-002-lb-snat-policy-routing', 'seed-003-baseline', 'seed-004-cross-zone']) {
+  for (const example of [
+    'seed-000-eni-rp-filter',
+    'seed-001-hairpin',
+    'seed-002-lb-snat-policy-routing',
+    'seed-003-baseline',
+    'seed-004-cross-zone',
+  ]) {
     it(`plans examples/${example}.yaml as before`, async () => {
       const t = await loadTopology(`${repo}examples/${example}.yaml`);
       await golden(example, renderPlan(planLab(t, 'c0ffee', labContributors())));

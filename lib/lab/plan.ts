@@ -33,8 +33,6 @@ export interface HostPlan {
   /** Per-interface sysctls, set after the interfaces exist. */
   sysctlsLate: [string, string][];
   ruleset: Ruleset;
-  /** nft script (the NLB uses nft for per-listener conntrack timeouts). */
-  nft: string;
   processes: ProcessPlan[];
   /** Human-readable notes shown by `lab dump` (e.g. which fabric port leads where). */
   legend: string[];
@@ -79,7 +77,6 @@ export class PlanBuilder {
       config: [],
       sysctlsLate: [],
       ruleset: new Ruleset(),
-      nft: '',
       processes: [],
       legend: [],
     };
@@ -108,7 +105,9 @@ export class PlanBuilder {
   veth(a: HostPlan, aIf: string, b: HostPlan, bIf: string): { aMac: string; bMac: string } {
     const aMac = this.mac();
     const bMac = this.mac();
-    a.links.push(`link add name ${aIf} address ${aMac} type veth peer name ${bIf} address ${bMac} netns ${b.netns}`);
+    a.links.push(
+      `link add name ${aIf} address ${aMac} type veth peer name ${bIf} address ${bMac} netns ${b.netns}`,
+    );
     return { aMac, bMac };
   }
 

@@ -31,15 +31,26 @@ export async function realize(plan: LabPlan, opts: RealizeOptions): Promise<void
   const each = (pick: (h: HostPlan) => boolean, fn: (h: HostPlan) => Promise<unknown>): Promise<unknown[]> =>
     mapLimit(plan.hosts.filter(pick), limit, fn);
 
-  await each((h) => h.sysctlsEarly.length > 0, (h) => sysctl(runner, h.netns, h.sysctlsEarly));
-  await each((h) => h.links.length > 0, (h) => ipBatch(runner, h.netns, h.links));
-  await each((h) => h.config.length > 0, (h) => ipBatch(runner, h.netns, h.config));
-  await each((h) => h.sysctlsLate.length > 0, (h) => sysctl(runner, h.netns, h.sysctlsLate));
+  await each(
+    (h) => h.sysctlsEarly.length > 0,
+    (h) => sysctl(runner, h.netns, h.sysctlsEarly),
+  );
+  await each(
+    (h) => h.links.length > 0,
+    (h) => ipBatch(runner, h.netns, h.links),
+  );
+  await each(
+    (h) => h.config.length > 0,
+    (h) => ipBatch(runner, h.netns, h.config),
+  );
+  await each(
+    (h) => h.sysctlsLate.length > 0,
+    (h) => sysctl(runner, h.netns, h.sysctlsLate),
+  );
   await each(
     (h) => !h.ruleset.isEmpty(),
     (h) => runner.run([...netnsPrefix(h.netns), 'iptables-restore', '-w'], { input: h.ruleset.render() }),
   );
-  await each((h) => h.nft.length > 0, (h) => runner.run([...netnsPrefix(h.netns), 'nft', '-f', '-'], { input: h.nft }));
   log('links, addresses, routes, rules, sysctls and iptables applied');
 }
 
@@ -47,7 +58,11 @@ export function ipBatch(runner: CommandRunner, netns: string, lines: readonly st
   return runner.run(['ip', '-n', netns, '-batch', '-'], { input: lines.join('\n') + '\n' });
 }
 
-export function sysctl(runner: CommandRunner, netns: string, kv: readonly [string, string][]): Promise<unknown> {
+export function sysctl(
+  runner: CommandRunner,
+  netns: string,
+  kv: readonly [string, string][],
+): Promise<unknown> {
   return runner.run([...netnsPrefix(netns), 'sysctl', '-q', '-w', ...kv.map(([k, v]) => `${k}=${v}`)]);
 }
 

@@ -14,7 +14,11 @@ export interface AgentEvent {
 
 export class NlbControl {
   private readonly log: { host: string; at: number; event: AgentEvent }[] = [];
-  private readonly waiters: { host: string; match: (e: AgentEvent) => boolean; resolve: (e: AgentEvent) => void }[] = [];
+  private readonly waiters: {
+    host: string;
+    match: (e: AgentEvent) => boolean;
+    resolve: (e: AgentEvent) => void;
+  }[] = [];
 
   constructor(
     private readonly lab: Lab,
@@ -59,11 +63,19 @@ export class NlbControl {
   }
 
   /** Resolves with the next event on `host` that matches (or one already logged since `since`). */
-  waitFor(host: string, match: (e: AgentEvent) => boolean, timeoutMs = 10_000, since = 0): Promise<AgentEvent> {
+  waitFor(
+    host: string,
+    match: (e: AgentEvent) => boolean,
+    timeoutMs = 10_000,
+    since = 0,
+  ): Promise<AgentEvent> {
     const seen = this.log.find((l) => l.host === host && l.at >= since && match(l.event));
     if (seen) return Promise.resolve(seen.event);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching event from ${host} in ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no matching event from ${host} in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.waiters.push({
         host,
         match,

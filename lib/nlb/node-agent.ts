@@ -39,7 +39,8 @@ function run(argv: string[], input?: string): Promise<number> {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', () => resolve(127));
     child.on('close', (code) => {
-      if (code !== 0 && argv[0] === 'iptables-restore') emit({ event: 'error', command: argv.join(' '), stderr: err.trim() });
+      if (code !== 0 && argv[0] === 'iptables-restore')
+        emit({ event: 'error', command: argv.join(' '), stderr: err.trim() });
       resolve(code ?? 1);
     });
     child.stdin.end(input ?? '');
@@ -62,7 +63,13 @@ function checkTcp(t: AgentTarget, timeoutMs: number): Promise<boolean> {
 
 function checkHttp(t: AgentTarget, path: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host: t.address, port: t.healthCheckPort, path, localAddress: cfg.address, agent: false });
+    const req = request({
+      host: t.address,
+      port: t.healthCheckPort,
+      path,
+      localAddress: cfg.address,
+      agent: false,
+    });
     const timer = setTimeout(() => req.destroy(), timeoutMs);
     req.on('response', (res) => {
       clearTimeout(timer);
@@ -108,7 +115,8 @@ async function apply(): Promise<void> {
   if (text === applied) return;
   await run(['iptables-restore', '-w', '--noflush'], text);
   applied = text;
-  for (const [port, targets] of chains) emit({ event: 'rules', listener: port, targets: targets.map((t) => t.id) });
+  for (const [port, targets] of chains)
+    emit({ event: 'rules', listener: port, targets: targets.map((t) => t.id) });
 }
 
 async function resetFlows(t: AgentTarget): Promise<void> {
@@ -135,7 +143,8 @@ async function round(l: AgentListener, initial: boolean): Promise<void> {
     else if (ok && s.successes >= l.healthCheck.healthyThreshold) s.healthy = true;
     else if (!ok && s.failures >= l.healthCheck.unhealthyThreshold) s.healthy = false;
     const after = effectiveHealthy(s);
-    if (before !== after || initial) emit({ event: 'health', listener: l.port, target: t.id, healthy: after });
+    if (before !== after || initial)
+      emit({ event: 'health', listener: l.port, target: t.id, healthy: after });
     if (before && !after && !initial) turnedUnhealthy.push(t);
   }
   await apply();
@@ -143,7 +152,9 @@ async function round(l: AgentListener, initial: boolean): Promise<void> {
 }
 
 function findTarget(id: string): [AgentListener, AgentTarget][] {
-  return cfg.listeners.flatMap((l) => l.targets.filter((t) => t.id === id).map((t) => [l, t] as [AgentListener, AgentTarget]));
+  return cfg.listeners.flatMap((l) =>
+    l.targets.filter((t) => t.id === id).map((t) => [l, t] as [AgentListener, AgentTarget]),
+  );
 }
 
 async function command(line: string): Promise<void> {
@@ -181,7 +192,12 @@ async function command(line: string): Promise<void> {
   emit({
     event: 'status',
     command: c.cmd,
-    targets: [...state].map(([k, s]) => ({ key: k, healthy: effectiveHealthy(s), registered: s.registered })),
+    targets: cfg.listeners.flatMap((l) =>
+      checked(l).map((t) => {
+        const s = state.get(key(l, t))!;
+        return { key: key(l, t), healthy: effectiveHealthy(s), registered: s.registered };
+      }),
+    ),
   });
 }
 
@@ -194,9 +210,15 @@ async function main(): Promise<void> {
   for (const l of cfg.listeners) {
     const tick = async (): Promise<void> => {
       await round(l, false);
-      timers.set(l.port, setTimeout(() => void tick(), l.healthCheck.intervalSeconds * 1000));
+      timers.set(
+        l.port,
+        setTimeout(() => void tick(), l.healthCheck.intervalSeconds * 1000),
+      );
     };
-    timers.set(l.port, setTimeout(() => void tick(), l.healthCheck.intervalSeconds * 1000));
+    timers.set(
+      l.port,
+      setTimeout(() => void tick(), l.healthCheck.intervalSeconds * 1000),
+    );
   }
   const rl = createInterface({ input: process.stdin });
   let queue = Promise.resolve();

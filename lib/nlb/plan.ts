@@ -8,7 +8,7 @@ import type { PlanContributor } from '../lab/build-plan.js';
 import type { PlanBuilder } from '../lab/plan.js';
 import type { Topology } from '../model/topology.js';
 import { nlbHostId, nodeConfig } from './config.js';
-import { activeTargets, listenerRuleset, nlbNft, nlbRuleset } from './rules.js';
+import { activeTargets, idleTimeoutSeconds, listenerRuleset, nlbRuleset } from './rules.js';
 
 const STEER_MASK = '0xff0000';
 /** First routing table the fabric uses for steering; one per NLB node. */
@@ -36,6 +36,7 @@ export const nlbContributor: PlanContributor = {
           // A packet of a flow the node no longer tracks is INVALID (then reset), never picked up mid-stream.
           ['net.netfilter.nf_conntrack_tcp_loose', '0'],
           ['net.netfilter.nf_conntrack_tcp_be_liberal', '1'],
+          ['net.netfilter.nf_conntrack_tcp_timeout_established', String(idleTimeoutSeconds(cfg))],
         );
         host.config.push('link set lo up', `addr add ${node.address}/${node.subnet.cidr.prefix} dev eth0`);
         if (node.publicAddress) host.config.push(`addr add ${node.publicAddress}/32 dev eth0`);
@@ -44,7 +45,10 @@ export const nlbContributor: PlanContributor = {
         fabric.config.push(`link set ${port} up`);
         fabric.sysctlsLate.push([`net.ipv4.neigh.${port}.proxy_delay`, '0']);
         for (const ip of [node.address, ...(node.publicAddress ? [node.publicAddress] : [])])
-          fabric.config.push(`route add ${ip} dev ${port} scope link`, `neigh add ${ip} lladdr ${bMac} dev ${port} nud permanent`);
+          fabric.config.push(
+            `route add ${ip} dev ${port} scope link`,
+            `neigh add ${ip} lladdr ${bMac} dev ${port} nud permanent`,
+          );
         const mark = steerMark(k);
         const table = STEER_TABLE_BASE + k;
         fabric.ruleset.append(
@@ -56,13 +60,14 @@ export const nlbContributor: PlanContributor = {
           `rule add fwmark ${mark}/${STEER_MASK} lookup ${table} pref 100`,
           `route add default via ${node.address} dev ${port} table ${table}`,
         );
-        fabric.legend.push(`${port} <-> ${host.id} (${cfg.vip}); replies of its flows: mark ${mark}, table ${table}`);
+        fabric.legend.push(
+          `${port} <-> ${host.id} (${cfg.vip}); replies of its flows: mark ${mark}, table ${table}`,
+        );
 
         host.ruleset = nlbRuleset(cfg);
         // Until the agent's first health round, every eligible target takes flows.
         const initial = new Map(cfg.listeners.map((l) => [l.port, activeTargets(cfg, l, () => true)]));
         host.ruleset.merge(listenerRuleset(cfg, initial));
-        host.nft = nlbNft(cfg);
         host.processes.push({
           name: 'nlb node agent',
           argv: ['{node}', '{dist}/lib/nlb/node-agent.js', JSON.stringify(cfg)],
@@ -79,4 +84,3 @@ export const nlbContributor: PlanContributor = {
     );
   },
 };
-

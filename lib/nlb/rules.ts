@@ -1,7 +1,7 @@
 /**
  * The NLB node's datapath as rules. A listener chain DNATs each new flow to one target, chosen by
  * a seeded 5-tuple hash (HMARK) or at random; client IP preservation off adds SNAT to the node's
- * address. Idle flows expire from this namespace's own conntrack (per-listener nft timeout policy),
+ * address. Idle flows expire from this namespace's own conntrack (its established-flow timeout),
  * after which either side's next packet is INVALID and answered with RST.
  */
 import { Ruleset } from '../netfilter/ruleset.js';
@@ -40,7 +40,10 @@ export function listenerRules(cfg: NlbNodeConfig, targets: readonly AgentTarget[
  * The listener chains with the given targets. Rendered, it is `iptables-restore --noflush` input
  * that replaces those chains only (a declared user chain is flushed; built-in chains keep their rules).
  */
-export function listenerRuleset(cfg: NlbNodeConfig, chains: ReadonlyMap<number, readonly AgentTarget[]>): Ruleset {
+export function listenerRuleset(
+  cfg: NlbNodeConfig,
+  chains: ReadonlyMap<number, readonly AgentTarget[]>,
+): Ruleset {
   const rs = new Ruleset();
   for (const l of cfg.listeners) {
     rs.chain('nat', l.chain);
@@ -53,7 +56,11 @@ export function listenerRuleset(cfg: NlbNodeConfig, chains: ReadonlyMap<number, 
 export function nlbRuleset(cfg: NlbNodeConfig): Ruleset {
   const rs = new Ruleset();
   for (const l of cfg.listeners) {
-    rs.append('nat', 'PREROUTING', `-d ${cfg.vip}/32 -p tcp -m tcp --dport ${l.port} -m comment --comment "listener ${l.port}" -j ${l.chain}`);
+    rs.append(
+      'nat',
+      'PREROUTING',
+      `-d ${cfg.vip}/32 -p tcp -m tcp --dport ${l.port} -m comment --comment "listener ${l.port}" -j ${l.chain}`,
+    );
     if (!l.preserveClientIp)
       rs.append(
         'nat',
@@ -76,13 +83,11 @@ export function nlbRuleset(cfg: NlbNodeConfig): Ruleset {
   return rs;
 }
 
-/** nft: one conntrack timeout policy per listener (the idle timeout). */
-export function nlbNft(cfg: NlbNodeConfig): string {
-  const out = ['table ip returnpath_nlb {'];
-  for (const l of cfg.listeners)
-    out.push(`  ct timeout idle${l.port} {`, '    protocol tcp;', '    l3proto ip;', `    policy = { established: ${l.idleTimeoutSeconds} }`, '  }');
-  out.push('  chain idle {', '    type filter hook prerouting priority -300;');
-  for (const l of cfg.listeners) out.push(`    ip daddr ${cfg.vip} tcp dport ${l.port} ct timeout set "idle${l.port}"`);
-  out.push('  }', '}');
-  return out.join('\n') + '\n';
+/**
+ * The idle timeout as this node's conntrack timeout for established TCP flows. Each NLB node is its
+ * own namespace, so this is per node; listeners of one NLB share the shortest idle timeout.
+ * (An nft per-flow `ct timeout` policy was tried first: this kernel ignores it for these flows.)
+ */
+export function idleTimeoutSeconds(cfg: NlbNodeConfig): number {
+  return Math.min(...cfg.listeners.map((l) => l.idleTimeoutSeconds));
 }
