@@ -7,7 +7,10 @@ export class ValidationError extends Error {
     readonly source: string,
     readonly problems: readonly ValidationProblem[],
   ) {
-    super(`${source}: ${problems.length} problem(s)\n` + problems.map((p) => `  - ${formatProblem(p)}`).join('\n'));
+    super(
+      `${source}: ${problems.length} problem(s)\n` +
+        problems.map((p) => `  - ${formatProblem(p)}`).join('\n'),
+    );
   }
 }
 

@@ -53,7 +53,13 @@ export function stringFlag(a: ParsedArgs, key: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-export function intFlag(a: ParsedArgs, key: string, command: string, min: number, max: number): number | undefined {
+export function intFlag(
+  a: ParsedArgs,
+  key: string,
+  command: string,
+  min: number,
+  max: number,
+): number | undefined {
   const v = stringFlag(a, key);
   if (v === undefined) return undefined;
   const n = Number(v);

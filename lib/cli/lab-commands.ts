@@ -32,7 +32,8 @@ export async function labCommand(argv: readonly string[]): Promise<number> {
 
 function runIdArg(a: ParsedArgs, command: string): string {
   const id = a.positionals[0];
-  if (!id || !RUN_ID.test(id)) throw usage(command, id ?? '(missing)', 'needs a run id: 6 hex digits, as printed by lab up');
+  if (!id || !RUN_ID.test(id))
+    throw usage(command, id ?? '(missing)', 'needs a run id: 6 hex digits, as printed by lab up');
   return id;
 }
 
@@ -54,14 +55,17 @@ async function labUp(a: ParsedArgs): Promise<number> {
   const ms = Math.round(performance.now() - t0);
   console.log(`run ${lab.runId}: ${topology.name} up in ${ms} ms (${runner.commandsRun} commands)`);
   for (const h of lab.hosts) console.log(`  ${h.id.padEnd(28)} ${(h.address ?? '').padEnd(16)} ${h.netns}`);
-  console.log(`next: returnpath lab exec ${lab.runId} HOST -- CMD | lab dump ${lab.runId} | lab down ${lab.runId}`);
+  console.log(
+    `next: returnpath lab exec ${lab.runId} HOST -- CMD | lab dump ${lab.runId} | lab down ${lab.runId}`,
+  );
   return 0;
 }
 
 async function labExec(a: ParsedArgs): Promise<number> {
   const runId = runIdArg(a, 'lab exec');
   const hostRef = a.positionals[1];
-  if (!hostRef || a.rest.length === 0) throw usage('lab exec', a.positionals.join(' '), 'usage: lab exec RUN HOST -- CMD...');
+  if (!hostRef || a.rest.length === 0)
+    throw usage('lab exec', a.positionals.join(' '), 'usage: lab exec RUN HOST -- CMD...');
   const handle = await LabHandle.attach(runId);
   const [file, ...args] = handle.host(hostRef).wrap(a.rest);
   return new Promise((resolve) => {
@@ -92,7 +96,9 @@ async function labList(): Promise<number> {
   if (states.length === 0) console.log('no lab runs');
   for (const s of states) {
     const owner = s.pid === 0 ? 'left up' : processAlive(s.pid) ? `owned by pid ${s.pid}` : 'interrupted';
-    console.log(`${s.runId}  ${s.topology.padEnd(28)} ${String(s.hosts.length).padStart(4)} hosts  ${s.startedAt}  ${owner}`);
+    console.log(
+      `${s.runId}  ${s.topology.padEnd(28)} ${String(s.hosts.length).padStart(4)} hosts  ${s.startedAt}  ${owner}`,
+    );
   }
   return 0;
 }

@@ -5,12 +5,14 @@
  * 130 interrupted.
  */
 import { CommandError, EnvironmentError, NotFoundError, ValidationError } from '../errors.js';
+import { demoCommand } from './demo-command.js';
 import { labCommand } from './lab-commands.js';
 import { validateCommand } from './validate-command.js';
 
 const HELP = `returnpath: chaos and conformance for the return paths of load-balanced traffic
 
 usage:
+  returnpath demo                       reproduce seed 001 (NLB hairpin) on the built-in lab
   returnpath validate FILE              check a topology spec
   returnpath lab up FILE [--run-id ID]  build the topology in network namespaces and leave it up
   returnpath lab exec RUN HOST -- CMD   run a command inside a host of a lab
@@ -30,6 +32,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return labCommand(rest);
     case 'validate':
       return validateCommand(rest);
+    case 'demo':
+      return demoCommand();
     case undefined:
     case 'help':
     case '--help':
@@ -46,7 +50,8 @@ export function exitCodeFor(e: unknown): number {
   if (e instanceof ValidationError) return 2;
   if (e instanceof EnvironmentError) return 3;
   if (e instanceof NotFoundError) return 4;
-  if (e instanceof CommandError && /Operation not permitted|must be root|Permission denied/i.test(e.stderr)) return 3;
+  if (e instanceof CommandError && /Operation not permitted|must be root|Permission denied/i.test(e.stderr))
+    return 3;
   return 1;
 }
 

@@ -26,7 +26,8 @@ export function wireEniPolicyRouting(ctx: NodeContext, cni: EniPolicy): void {
     wirePod(ctx, pod, 'fsk');
     host.config.push(`rule add to ${pod.address} lookup main pref 1000`);
     const eni = eniOf(node, pod);
-    if (eni.index > 0) host.config.push(`rule add from ${pod.address} lookup ${cni.tableBase + eni.index} pref 2000`);
+    if (eni.index > 0)
+      host.config.push(`rule add from ${pod.address} lookup ${cni.tableBase + eni.index} pref 2000`);
   }
   if (cni.masqReturnFix) {
     // The seed's mark-based fix: what kube-proxy marks for masquerade is routed by main (out of the

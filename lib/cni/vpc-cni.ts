@@ -31,7 +31,8 @@ export function wireVpcCni(ctx: NodeContext, cni: VpcCni): void {
       `rule add from ${eni.address} lookup ${table} pref 32765`,
     );
   }
-  if (cni.nodePortSupport || !cni.externalSNAT) host.config.push('rule add fwmark 0x80/0x80 lookup main pref 1024');
+  if (cni.nodePortSupport || !cni.externalSNAT)
+    host.config.push('rule add fwmark 0x80/0x80 lookup main pref 1024');
   for (const c of cni.externalServiceCidrs) host.config.push(`rule add to ${c} lookup main pref 1535`);
 
   for (const pod of ctx.pods) {
@@ -41,7 +42,8 @@ export function wireVpcCni(ctx: NodeContext, cni: VpcCni): void {
     if (eni.index === 0) continue;
     const table = eniTable(eni.index);
     if (legacy && !cni.externalSNAT)
-      for (const c of vpcCidrs) host.config.push(`rule add from ${pod.address} to ${c} lookup ${table} pref 1536`);
+      for (const c of vpcCidrs)
+        host.config.push(`rule add from ${pod.address} to ${c} lookup ${table} pref 1536`);
     else host.config.push(`rule add from ${pod.address} lookup ${table} pref 1536`);
   }
 
@@ -52,14 +54,26 @@ export function wireVpcCni(ctx: NodeContext, cni: VpcCni): void {
   const primary = node.address;
   const excluded = [...vpcCidrs, ...cni.excludeSnatCidrs];
   if (!cni.externalSNAT) {
-    rs.append('nat', 'PREROUTING', '-i eni+ -m comment --comment "AWS, outbound connections" -j AWS-CONNMARK-CHAIN-0');
-    rs.append('nat', 'PREROUTING', '-m comment --comment "AWS, CONNMARK" -j CONNMARK --restore-mark --nfmask 0x80 --ctmask 0x80');
+    rs.append(
+      'nat',
+      'PREROUTING',
+      '-i eni+ -m comment --comment "AWS, outbound connections" -j AWS-CONNMARK-CHAIN-0',
+    );
+    rs.append(
+      'nat',
+      'PREROUTING',
+      '-m comment --comment "AWS, CONNMARK" -j CONNMARK --restore-mark --nfmask 0x80 --ctmask 0x80',
+    );
   }
   rs.append('nat', 'POSTROUTING', '-m comment --comment "AWS SNAT CHAIN" -j AWS-SNAT-CHAIN-0');
   if (legacy) {
     // v1.6-v1.15: a chain of chains, one per excluded CIDR.
     excluded.forEach((c, i) => {
-      rs.append('nat', `AWS-SNAT-CHAIN-${i}`, `! -d ${c} -m comment --comment "AWS SNAT CHAIN" -j AWS-SNAT-CHAIN-${i + 1}`);
+      rs.append(
+        'nat',
+        `AWS-SNAT-CHAIN-${i}`,
+        `! -d ${c} -m comment --comment "AWS SNAT CHAIN" -j AWS-SNAT-CHAIN-${i + 1}`,
+      );
       if (!cni.externalSNAT)
         rs.append(
           'nat',
@@ -74,13 +88,21 @@ export function wireVpcCni(ctx: NodeContext, cni: VpcCni): void {
         `AWS-SNAT-CHAIN-${n}`,
         `! -o vlan+ -m comment --comment "AWS, SNAT" -m addrtype ! --dst-type LOCAL -j SNAT --to-source ${primary} --random-fully`,
       );
-      rs.append('nat', `AWS-CONNMARK-CHAIN-${n}`, '-m comment --comment "AWS, CONNMARK" -j CONNMARK --set-xmark 0x80/0x80');
+      rs.append(
+        'nat',
+        `AWS-CONNMARK-CHAIN-${n}`,
+        '-m comment --comment "AWS, CONNMARK" -j CONNMARK --set-xmark 0x80/0x80',
+      );
     } else rs.chain('nat', `AWS-SNAT-CHAIN-${n}`);
   } else {
     for (const c of excluded) {
       rs.append('nat', 'AWS-SNAT-CHAIN-0', `-d ${c} -m comment --comment "AWS SNAT CHAIN" -j RETURN`);
       if (!cni.externalSNAT)
-        rs.append('nat', 'AWS-CONNMARK-CHAIN-0', `-d ${c} -m comment --comment "AWS CONNMARK CHAIN, VPC CIDR" -j RETURN`);
+        rs.append(
+          'nat',
+          'AWS-CONNMARK-CHAIN-0',
+          `-d ${c} -m comment --comment "AWS CONNMARK CHAIN, VPC CIDR" -j RETURN`,
+        );
     }
     if (!cni.externalSNAT) {
       rs.append(
@@ -88,7 +110,11 @@ export function wireVpcCni(ctx: NodeContext, cni: VpcCni): void {
         'AWS-SNAT-CHAIN-0',
         `! -o vlan+ -m comment --comment "AWS, SNAT" -m addrtype ! --dst-type LOCAL -j SNAT --to-source ${primary} --random-fully`,
       );
-      rs.append('nat', 'AWS-CONNMARK-CHAIN-0', '-m comment --comment "AWS, CONNMARK" -j CONNMARK --set-xmark 0x80/0x80');
+      rs.append(
+        'nat',
+        'AWS-CONNMARK-CHAIN-0',
+        '-m comment --comment "AWS, CONNMARK" -j CONNMARK --set-xmark 0x80/0x80',
+      );
     }
   }
   if (cni.nodePortSupport) {

@@ -51,8 +51,14 @@ export class CommandRunner {
       });
       child.on('close', (code) => {
         if (timer) clearTimeout(timer);
-        const result = { argv, code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-        if (code !== 0 && !opts.allowFailure) reject(new CommandError(argv, code, result.stderr, result.stdout));
+        const result = {
+          argv,
+          code,
+          stdout: Buffer.concat(out).toString(),
+          stderr: Buffer.concat(err).toString(),
+        };
+        if (code !== 0 && !opts.allowFailure)
+          reject(new CommandError(argv, code, result.stderr, result.stdout));
         else resolve(result);
       });
       child.stdin.on('error', () => undefined);
@@ -62,7 +68,11 @@ export class CommandRunner {
 }
 
 /** Run `fn` over items with at most `limit` in flight; results keep input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const errors: unknown[] = [];
@@ -78,6 +88,7 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (errors.length === 1) throw errors[0];
-  if (errors.length > 1) throw new AggregateError(errors, `${errors.length} of ${items.length} operations failed`);
+  if (errors.length > 1)
+    throw new AggregateError(errors, `${errors.length} of ${items.length} operations failed`);
   return results;
 }

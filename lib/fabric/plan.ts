@@ -55,7 +55,10 @@ export function planFabric(b: PlanBuilder, topology: Topology): { fabric: HostPl
       fabric.config.push(`link set ${port} up`);
       fabric.sysctlsLate.push([`net.ipv4.neigh.${port}.proxy_delay`, '0']);
       for (const ip of owned)
-        fabric.config.push(`route add ${ip} dev ${port} scope link`, `neigh add ${ip} lladdr ${bMac} dev ${port} nud permanent`);
+        fabric.config.push(
+          `route add ${ip} dev ${port} scope link`,
+          `neigh add ${ip} lladdr ${bMac} dev ${port} nud permanent`,
+        );
       fabric.legend.push(`${port} <-> node/${node.name} ${eni.name} (${owned.join(', ') || 'no address'})`);
       if (eni.sourceDestCheck) {
         const chain = `RP-SDC-${port}`;
@@ -64,8 +67,16 @@ export function planFabric(b: PlanBuilder, topology: Topology): { fabric: HostPl
         fabric.ruleset.append('raw', chain, `-m comment --comment "${SOURCE_DEST_CHECK} ${key}" -j DROP`);
       }
       if (eni.publicAddress && eni.address) {
-        fabric.ruleset.append('nat', 'PREROUTING', `-i inet+ -d ${eni.publicAddress}/32 -j DNAT --to-destination ${eni.address}`);
-        fabric.ruleset.append('nat', 'POSTROUTING', `-s ${eni.address}/32 -o inet+ -j SNAT --to-source ${eni.publicAddress}`);
+        fabric.ruleset.append(
+          'nat',
+          'PREROUTING',
+          `-i inet+ -d ${eni.publicAddress}/32 -j DNAT --to-destination ${eni.address}`,
+        );
+        fabric.ruleset.append(
+          'nat',
+          'POSTROUTING',
+          `-s ${eni.address}/32 -o inet+ -j SNAT --to-source ${eni.publicAddress}`,
+        );
       }
     }
   });

@@ -21,7 +21,9 @@ export class LabAgents {
   /** Starts a TCP server named after the host on `port` in each host. */
   async serve(hostRefs: readonly string[], port: number): Promise<void> {
     await Promise.all(
-      hostRefs.map(async (h) => (await this.get(h)).startServer({ name: this.lab.host(h).host, kind: 'tcp', port })),
+      hostRefs.map(async (h) =>
+        (await this.get(h)).startServer({ name: this.lab.host(h).host, kind: 'tcp', port }),
+      ),
     );
   }
 }

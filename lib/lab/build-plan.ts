@@ -14,7 +14,11 @@ export interface PlanContributor {
  * @param contributors layers that build on the base lab (kube-proxy, the NLB) add to the plan here,
  * in the order given.
  */
-export function planLab(topology: Topology, runId: string, contributors: readonly PlanContributor[] = []): LabPlan {
+export function planLab(
+  topology: Topology,
+  runId: string,
+  contributors: readonly PlanContributor[] = [],
+): LabPlan {
   const b = new PlanBuilder(runId);
   planFabric(b, topology);
   for (const node of topology.nodes) {
@@ -29,7 +33,8 @@ export function planLab(topology: Topology, runId: string, contributors: readonl
 }
 
 function pushConf(into: [string, string][], level: string, conf: ConfSysctls): void {
-  for (const [k, v] of Object.entries(conf)) if (v !== undefined) into.push([`net.ipv4.conf.${level}.${k}`, String(v)]);
+  for (const [k, v] of Object.entries(conf))
+    if (v !== undefined) into.push([`net.ipv4.conf.${level}.${k}`, String(v)]);
 }
 
 function applyNodeSysctls(host: HostPlan, s: Topology['nodes'][number]['sysctls']): void {

@@ -15,7 +15,12 @@ export const DUMP_SECTIONS: readonly (readonly [string, readonly string[]])[] = 
   ['conntrack', ['conntrack', '-L']],
   [
     'sysctls',
-    ['sysctl', '-a', '-r', '^net\\.ipv4\\.(ip_forward|conf\\..*\\.(rp_filter|accept_local|src_valid_mark|route_localnet|forwarding|proxy_arp))$'],
+    [
+      'sysctl',
+      '-a',
+      '-r',
+      '^net\\.ipv4\\.(ip_forward|conf\\..*\\.(rp_filter|accept_local|src_valid_mark|route_localnet|forwarding|proxy_arp))$',
+    ],
   ],
 ];
 

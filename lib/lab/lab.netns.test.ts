@@ -14,7 +14,8 @@ import { requireLab } from './test-support.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const example = (name: string): string => `${repo}examples/${name}.yaml`;
-const peerIp = (peer: string | undefined): string | undefined => peer?.replace(/^::ffff:/, '').replace(/:\d+$/, '');
+const peerIp = (peer: string | undefined): string | undefined =>
+  peer?.replace(/^::ffff:/, '').replace(/:\d+$/, '');
 
 describe('lab: seed 003 normal EKS paths (real namespaces)', function () {
   let lab: Lab;
@@ -45,7 +46,9 @@ describe('lab: seed 003 normal EKS paths (real namespaces)', function () {
   });
 
   it('a pod on a secondary ENI leaves through its ENI table (rule 1536, table 2, eth1)', async () => {
-    const route = await lab.host('node-a').run(['ip', 'route', 'get', '10.0.2.71', 'from', '10.0.1.70', 'iif', 'eni817517c44abb']);
+    const route = await lab
+      .host('node-a')
+      .run(['ip', 'route', 'get', '10.0.2.71', 'from', '10.0.1.70', 'iif', 'eni817517c44abb']);
     expect(route.stdout).to.match(/dev eth1 table 2/);
     const r = await probe('client-a', '10.0.2.71', 8080, 5);
     // client-b has no server: the RST comes back through the fabric, so the path exists both ways.
@@ -76,9 +79,13 @@ describe('lab: seed 003 normal EKS paths (real namespaces)', function () {
   it('Local policy: a node without endpoints drops, and its health check node port answers 503', async () => {
     const r = await probe('laptop', '198.51.100.11', 30081, 3);
     expect(r.counts.timeout, r.reproduce).to.equal(3);
-    const hc = await (await agents.get('laptop')).probe({ kind: 'http', host: '198.51.100.11', port: 32081, deadlineMs: 500 });
+    const hc = await (
+      await agents.get('laptop')
+    ).probe({ kind: 'http', host: '198.51.100.11', port: 32081, deadlineMs: 500 });
     expect(hc.attempts[0]!.status).to.equal(503);
-    const ok = await (await agents.get('laptop')).probe({ kind: 'http', host: '198.51.100.10', port: 32081, deadlineMs: 500 });
+    const ok = await (
+      await agents.get('laptop')
+    ).probe({ kind: 'http', host: '198.51.100.10', port: 32081, deadlineMs: 500 });
     expect(ok.attempts[0]!.status).to.equal(200);
   });
 
@@ -86,7 +93,16 @@ describe('lab: seed 003 normal EKS paths (real namespaces)', function () {
     // A packet from node-c's ENI with a source it does not own is dropped and counted.
     const fabric = lab.host('fabric');
     await lab.host('node-c').run(['ip', 'addr', 'add', '10.0.1.99/32', 'dev', 'eth0']);
-    const r = await (await agents.get('node-c')).probe({ kind: 'tcp', host: '10.0.1.50', port: 8080, localAddress: '10.0.1.99', attempts: 2, deadlineMs: 300 });
+    const r = await (
+      await agents.get('node-c')
+    ).probe({
+      kind: 'tcp',
+      host: '10.0.1.50',
+      port: 8080,
+      localAddress: '10.0.1.99',
+      attempts: 2,
+      deadlineMs: 300,
+    });
     await lab.host('node-c').run(['ip', 'addr', 'del', '10.0.1.99/32', 'dev', 'eth0']);
     expect(r.counts.timeout).to.equal(2);
     const saved = await fabric.run(['iptables-save', '-c', '-t', 'raw']);
@@ -101,7 +117,9 @@ describe('lab lifecycle (real namespaces)', function () {
   });
 
   it('removes every namespace it created on down', async () => {
-    const lab = await Lab.up(await loadTopology(example('seed-001-hairpin')), { contributors: labContributors() });
+    const lab = await Lab.up(await loadTopology(example('seed-001-hairpin')), {
+      contributors: labContributors(),
+    });
     const mine = (await listNetns()).filter((n) => n.startsWith(`rp-${lab.runId}-`));
     expect(mine).to.have.length(lab.hosts.length);
     await lab.down();
@@ -110,7 +128,9 @@ describe('lab lifecycle (real namespaces)', function () {
 
   it('lab clean sweeps a run whose process was killed, and nothing else', async function () {
     this.timeout(60_000);
-    const keep = await Lab.up(await loadTopology(example('seed-002-lb-snat-policy-routing')), { contributors: labContributors() });
+    const keep = await Lab.up(await loadTopology(example('seed-002-lb-snat-policy-routing')), {
+      contributors: labContributors(),
+    });
     try {
       const script = `
         const { loadTopology } = await import(${JSON.stringify(`${repo}dist/lib/model/topology.js`)});
@@ -119,13 +139,17 @@ describe('lab lifecycle (real namespaces)', function () {
         const lab = await Lab.up(await loadTopology(${JSON.stringify(example('seed-004-cross-zone'))}), { contributors: labContributors() });
         console.log(lab.runId);
         setInterval(() => {}, 1000);`;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       const runId = await new Promise<string>((resolve, reject) => {
         child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
         child.once('exit', (c) => reject(new Error(`lab process exited ${c}`)));
       });
       const state = await readRunState(runId);
-      expect((await listNetns()).filter((n) => n.startsWith(`rp-${runId}-`))).to.have.length(state.hosts.length);
+      expect((await listNetns()).filter((n) => n.startsWith(`rp-${runId}-`))).to.have.length(
+        state.hosts.length,
+      );
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
 
@@ -136,7 +160,9 @@ describe('lab lifecycle (real namespaces)', function () {
       // The agents and servers that ran inside are gone too, and the surviving lab is intact.
       const procs = await readFile('/proc/self/status', 'utf8');
       expect(procs).to.be.a('string');
-      expect((await listNetns()).filter((n) => n.startsWith(`rp-${keep.runId}-`))).to.have.length(keep.hosts.length);
+      expect((await listNetns()).filter((n) => n.startsWith(`rp-${keep.runId}-`))).to.have.length(
+        keep.hosts.length,
+      );
     } finally {
       await keep.down();
     }

@@ -39,7 +39,8 @@ export function findHost(hosts: readonly HostRecord[], ref: string): HostRecord 
   const byName = hosts.filter((h) => h.id.split('/').slice(1).join('/') === ref);
   if (byName.length === 1) return byName[0]!;
   const known = hosts.map((h) => h.id).join(', ');
-  if (byName.length > 1) throw new NotFoundError(`host "${ref}" is ambiguous: ${byName.map((h) => h.id).join(', ')}`);
+  if (byName.length > 1)
+    throw new NotFoundError(`host "${ref}" is ambiguous: ${byName.map((h) => h.id).join(', ')}`);
   throw new NotFoundError(`no host "${ref}" in this lab; hosts: ${known}`);
 }
 
@@ -100,7 +101,13 @@ export class Lab extends LabHandle {
       pid: opts.persistent ? 0 : process.pid,
       topology: topology.name,
       startedAt: new Date().toISOString(),
-      hosts: plan.hosts.map((h) => ({ id: h.id, kind: h.kind, netns: h.netns, address: h.address, legend: h.legend })),
+      hosts: plan.hosts.map((h) => ({
+        id: h.id,
+        kind: h.kind,
+        netns: h.netns,
+        address: h.address,
+        legend: h.legend,
+      })),
     };
     const lab = new Lab(state, runner, topology, plan);
     await writeRunState(state);

@@ -23,7 +23,8 @@ export function intToIp(n: number): string {
 
 export function isCidr(s: string): boolean {
   const [ip, len, ...rest] = s.split('/');
-  if (rest.length || ip === undefined || len === undefined || !isIpv4(ip) || !/^\d{1,2}$/.test(len)) return false;
+  if (rest.length || ip === undefined || len === undefined || !isIpv4(ip) || !/^\d{1,2}$/.test(len))
+    return false;
   const prefix = Number(len);
   if (prefix > 32) return false;
   return (ipToInt(ip) & ~mask(prefix)) >>> 0 === 0;

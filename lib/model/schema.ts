@@ -8,7 +8,10 @@ import { isCidr, isIpv4 } from './ip.js';
 export const NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 const name = z
   .string()
-  .regex(NAME, 'must be lowercase letters, digits and "-", 1-32 characters, starting and ending alphanumeric');
+  .regex(
+    NAME,
+    'must be lowercase letters, digits and "-", 1-32 characters, starting and ending alphanumeric',
+  );
 const ifName = z.string().regex(/^eth([0-9]|1[0-5])$/, 'must be eth0 .. eth15');
 const ipv4 = z.string().refine(isIpv4, 'must be a dotted-quad IPv4 address such as 10.0.1.10');
 const cidr = z.string().refine(isCidr, 'must be an IPv4 CIDR with host bits clear, such as 10.0.0.0/16');
@@ -37,7 +40,9 @@ export const NodeSysctls = z.strictObject({
   /** Other net.* keys applied verbatim (certification replays these). */
   other: z
     .record(
-      z.string().regex(/^net\.(ipv4|netfilter|core)\.[a-z0-9_.]+$/, 'must be a net.ipv4/net.netfilter/net.core key'),
+      z
+        .string()
+        .regex(/^net\.(ipv4|netfilter|core)\.[a-z0-9_.]+$/, 'must be a net.ipv4/net.netfilter/net.core key'),
       z.union([z.string(), z.number()]),
     )
     .default({}),
@@ -102,7 +107,10 @@ export const PodSpec = z.strictObject({
 export const InternetClientSpec = z.strictObject({ name, address: ipv4 });
 
 export const ServicePortSpec = z.strictObject({
-  name: z.string().regex(/^([a-z0-9-]{1,15})?$/).default(''),
+  name: z
+    .string()
+    .regex(/^([a-z0-9-]{1,15})?$/)
+    .default(''),
   protocol: z.enum(['TCP', 'UDP']).default('TCP'),
   port,
   targetPort: port,
@@ -146,7 +154,10 @@ export const TargetGroupSpec = z.strictObject({
   name,
   targetType: z.enum(['instance', 'ip']),
   /** Derive targets and ports from a Service: `namespace/name:portName` (or `namespace/name`). */
-  service: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+(:[a-z0-9-]*)?$/).optional(),
+  service: z
+    .string()
+    .regex(/^[a-z0-9-]+\/[a-z0-9-]+(:[a-z0-9-]*)?$/)
+    .optional(),
   targets: z.array(TargetSpec).optional(),
   /** Defaults as AWS documents: instance on, ip (TCP) off. */
   preserveClientIp: z.boolean().optional(),
@@ -182,7 +193,10 @@ export const LoadBalancerSpec = z.strictObject({
   targetGroups: z.array(TargetGroupSpec).min(1),
   /** How a node picks a target for a new flow. */
   hashing: z
-    .strictObject({ mode: z.enum(['5-tuple', 'random']).default('5-tuple'), seed: z.number().int().min(0).default(1) })
+    .strictObject({
+      mode: z.enum(['5-tuple', 'random']).default('5-tuple'),
+      seed: z.number().int().min(0).default(1),
+    })
     .default({ mode: '5-tuple', seed: 1 }),
 });
 

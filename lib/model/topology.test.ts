@@ -11,7 +11,14 @@ export function baseSpec(): TopologyInput {
     vpc: { cidrs: ['10.0.0.0/16'], zones: [{ name: 'a', subnets: [{ name: 's1', cidr: '10.0.1.0/24' }] }] },
     defaults: { cni: { profile: 'vpc-cni' } },
     nodes: [
-      { name: 'n1', subnet: 's1', enis: [{ name: 'eth0', address: '10.0.1.10' }, { name: 'eth1', address: '10.0.1.20' }] },
+      {
+        name: 'n1',
+        subnet: 's1',
+        enis: [
+          { name: 'eth0', address: '10.0.1.10' },
+          { name: 'eth1', address: '10.0.1.20' },
+        ],
+      },
       { name: 'n2', subnet: 's1', enis: [{ name: 'eth0', address: '10.0.1.11' }] },
     ],
     pods: [{ name: 'p1', node: 'n1', eni: 'eth1', address: '10.0.1.50' }],
@@ -24,7 +31,8 @@ function problems(mutate: (s: TopologyInput & Record<string, unknown>) => void):
   try {
     validateTopology(s, 'spec');
   } catch (e) {
-    if (e instanceof ValidationError) return e.problems.map((p) => `${p.path}: ${p.message} (got ${p.value})`);
+    if (e instanceof ValidationError)
+      return e.problems.map((p) => `${p.path}: ${p.message} (got ${p.value})`);
     throw e;
   }
   return [];
@@ -46,12 +54,16 @@ describe('topology validation', () => {
 
   it('rejects overlapping subnets, naming both', () => {
     const p = problems((s) => s.vpc.zones[0]!.subnets.push({ name: 's2', cidr: '10.0.1.128/25' }));
-    expect(p.join('\n')).to.match(/vpc\.zones\[0\]\.subnets\[1\]\.cidr: overlaps subnet s1 \(10\.0\.1\.0\/24\) \(got "10\.0\.1\.128\/25"\)/);
+    expect(p.join('\n')).to.match(
+      /vpc\.zones\[0\]\.subnets\[1\]\.cidr: overlaps subnet s1 \(10\.0\.1\.0\/24\) \(got "10\.0\.1\.128\/25"\)/,
+    );
   });
 
   it('rejects an address outside its subnet', () => {
     const p = problems((s) => (s.nodes[1]!.enis[0]!.address = '10.0.9.5'));
-    expect(p).to.deep.equal(['nodes[1].enis[0].address: is outside subnet s1 (10.0.1.0/24) (got "10.0.9.5")']);
+    expect(p).to.deep.equal([
+      'nodes[1].enis[0].address: is outside subnet s1 (10.0.1.0/24) (got "10.0.9.5")',
+    ]);
   });
 
   it('rejects reserved subnet addresses', () => {
@@ -66,7 +78,9 @@ describe('topology validation', () => {
 
   it('rejects two owners of one address', () => {
     const p = problems((s) => (s.pods![0]!.address = '10.0.1.11'));
-    expect(p[0]).to.equal('pods[0].address: is already owned by node n2 eth0; an address has one owner (got "10.0.1.11")');
+    expect(p[0]).to.equal(
+      'pods[0].address: is already owned by node n2 eth0; an address has one owner (got "10.0.1.11")',
+    );
   });
 
   it('rejects an ENI without an address unless the profile supports it', () => {
@@ -86,8 +100,12 @@ describe('topology validation', () => {
   });
 
   it('rejects overlapping VPC CIDRs and bad CIDRs', () => {
-    expect(problems((s) => s.vpc.cidrs.push('10.0.128.0/17'))[0]).to.match(/vpc\.cidrs\[1\]: overlaps vpc\.cidrs\[0\]/);
-    expect(problems((s) => (s.vpc.cidrs[0] = '10.0.0.1/16'))[0]).to.match(/^vpc\.cidrs\[0\]: must be an IPv4 CIDR with host bits clear/);
+    expect(problems((s) => s.vpc.cidrs.push('10.0.128.0/17'))[0]).to.match(
+      /vpc\.cidrs\[1\]: overlaps vpc\.cidrs\[0\]/,
+    );
+    expect(problems((s) => (s.vpc.cidrs[0] = '10.0.0.1/16'))[0]).to.match(
+      /^vpc\.cidrs\[0\]: must be an IPv4 CIDR with host bits clear/,
+    );
   });
 
   it('checks Services: node ports, health check node port, endpoints', () => {
@@ -104,8 +122,12 @@ describe('topology validation', () => {
           },
         ]),
     );
-    expect(p).to.include('services[0].ports[0].nodePort: a LoadBalancer Service needs a nodePort (30000-32767) (got (missing))');
-    expect(p.join('\n')).to.match(/healthCheckNodePort: a LoadBalancer Service with externalTrafficPolicy Local needs one/);
+    expect(p).to.include(
+      'services[0].ports[0].nodePort: a LoadBalancer Service needs a nodePort (30000-32767) (got (missing))',
+    );
+    expect(p.join('\n')).to.match(
+      /healthCheckNodePort: a LoadBalancer Service with externalTrafficPolicy Local needs one/,
+    );
     expect(p).to.include('services[0].endpoints[0]: names no pod (got "nope")');
   });
 
@@ -122,14 +144,24 @@ describe('topology validation', () => {
           },
         ]),
     );
-    expect(p).to.include('loadBalancers[0].nodes[0].publicAddress: an internet-facing NLB node needs one (got (missing))');
-    expect(p).to.include('loadBalancers[0].listeners[0].targetGroup: names no target group of this NLB (got "missing")');
+    expect(p).to.include(
+      'loadBalancers[0].nodes[0].publicAddress: an internet-facing NLB node needs one (got (missing))',
+    );
+    expect(p).to.include(
+      'loadBalancers[0].listeners[0].targetGroup: names no target group of this NLB (got "missing")',
+    );
   });
 
   it('applies AWS defaults for client IP preservation per target type', () => {
     const s = baseSpec();
     s.services = [
-      { name: 'web', type: 'NodePort', clusterIP: '172.20.0.10', ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }], endpoints: ['p1'] },
+      {
+        name: 'web',
+        type: 'NodePort',
+        clusterIP: '172.20.0.10',
+        ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }],
+        endpoints: ['p1'],
+      },
     ];
     s.loadBalancers = [
       {

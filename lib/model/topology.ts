@@ -6,7 +6,16 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ValidationError, type ValidationProblem } from '../errors.js';
-import { cidrContains, cidrsOverlap, cidrWithin, ipToInt, nthAddress, broadcast, parseCidr, type Cidr } from './ip.js';
+import {
+  cidrContains,
+  cidrsOverlap,
+  cidrWithin,
+  ipToInt,
+  nthAddress,
+  broadcast,
+  parseCidr,
+  type Cidr,
+} from './ip.js';
 import { TopologySpec, type CniSpec, type NodeSysctls } from './schema.js';
 
 export interface Subnet {
@@ -154,7 +163,9 @@ export function parseTopology(text: string, source = 'topology'): Topology {
   try {
     data = parseYaml(text);
   } catch (e) {
-    throw new ValidationError(source, [{ path: '', value: '(file)', message: `not YAML or JSON: ${(e as Error).message}` }]);
+    throw new ValidationError(source, [
+      { path: '', value: '(file)', message: `not YAML or JSON: ${(e as Error).message}` },
+    ]);
   }
   return validateTopology(data, source);
 }
@@ -189,7 +200,11 @@ function zodProblem(issue: z.core.$ZodIssue): ValidationProblem {
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => `"${k}"`).join(', ');
     const allowed = input && typeof input === 'object' ? '' : '';
-    return { path, value: keys, message: `unknown key(s) ${keys}${allowed}; check the spelling against the schema` };
+    return {
+      path,
+      value: keys,
+      message: `unknown key(s) ${keys}${allowed}; check the spelling against the schema`,
+    };
   }
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
     return { path, value: render(input), message: issue.message };
@@ -205,7 +220,11 @@ function resolve(spec: TopologySpec, report: Report): Topology {
   vpcCidrs.forEach((a, i) =>
     vpcCidrs.slice(i + 1).forEach((b, j) => {
       if (cidrsOverlap(a, b))
-        report(`vpc.cidrs[${i + j + 1}]`, b.text, `overlaps vpc.cidrs[${i}] (${a.text}); VPC CIDRs must be disjoint`);
+        report(
+          `vpc.cidrs[${i + j + 1}]`,
+          b.text,
+          `overlaps vpc.cidrs[${i}] (${a.text}); VPC CIDRs must be disjoint`,
+        );
     }),
   );
   const inVpc = (ip: string): boolean => vpcCidrs.some((c) => cidrContains(c, ip));
@@ -217,11 +236,16 @@ function resolve(spec: TopologySpec, report: Report): Topology {
       const path = `vpc.zones[${zi}].subnets[${si}]`;
       const c = parseCidr(s.cidr);
       if (!vpcCidrs.some((v) => cidrWithin(c, v)))
-        report(`${path}.cidr`, s.cidr, `is not inside any VPC CIDR (${vpcCidrs.map((v) => v.text).join(', ')})`);
+        report(
+          `${path}.cidr`,
+          s.cidr,
+          `is not inside any VPC CIDR (${vpcCidrs.map((v) => v.text).join(', ')})`,
+        );
       if (c.prefix > 28) report(`${path}.cidr`, s.cidr, 'is smaller than /28, the smallest VPC subnet');
       const clash = subnets.find((o) => cidrsOverlap(o.cidr, c));
       if (clash) report(`${path}.cidr`, s.cidr, `overlaps subnet ${clash.name} (${clash.cidr.text})`);
-      if (subnets.some((o) => o.name === s.name)) report(`${path}.name`, s.name, 'duplicates another subnet name');
+      if (subnets.some((o) => o.name === s.name))
+        report(`${path}.name`, s.name, 'duplicates another subnet name');
       subnets.push({ name: s.name, zone: z.name, cidr: c, gateway: nthAddress(c, 1), public: s.public });
     }),
   );
@@ -243,7 +267,11 @@ function resolve(spec: TopologySpec, report: Report): Topology {
     }
     const offset = ipToInt(ip) - subnet.cidr.base;
     if (offset < 4 || ip === broadcast(subnet.cidr))
-      report(path, ip, `is reserved in subnet ${subnet.name}: AWS reserves the first four addresses and the last`);
+      report(
+        path,
+        ip,
+        `is reserved in subnet ${subnet.name}: AWS reserves the first four addresses and the last`,
+      );
   };
 
   const nodeNames = uniqueNames(spec.nodes, 'nodes', report);
@@ -261,14 +289,22 @@ function resolve(spec: TopologySpec, report: Report): Topology {
     n.enis.forEach((e, ei) => {
       const epath = `${path}.enis[${ei}]`;
       if (e.name !== `eth${ei}`)
-        report(`${epath}.name`, e.name, `ENIs are listed by device number: expected eth${ei} at position ${ei}`);
+        report(
+          `${epath}.name`,
+          e.name,
+          `ENIs are listed by device number: expected eth${ei} at position ${ei}`,
+        );
       const esub = e.subnet ? subnetByName.get(e.subnet) : subnet;
       if (!esub) {
         report(`${epath}.subnet`, e.subnet, `names no subnet; known: ${[...subnetByName.keys()].join(', ')}`);
         return;
       }
       if (esub.zone !== subnet.zone)
-        report(`${epath}.subnet`, e.subnet, `is in zone ${esub.zone}, but node ${n.name} is in zone ${subnet.zone}`);
+        report(
+          `${epath}.subnet`,
+          e.subnet,
+          `is in zone ${esub.zone}, but node ${n.name} is in zone ${subnet.zone}`,
+        );
       if (e.address === null) {
         if (ei === 0) report(`${epath}.address`, null, 'the primary ENI (eth0) must have an address');
         else if (cni && cni.profile !== 'eni-policy-routing')
@@ -283,9 +319,17 @@ function resolve(spec: TopologySpec, report: Report): Topology {
       }
       if (e.publicAddress !== undefined) {
         if (!esub.public)
-          report(`${epath}.publicAddress`, e.publicAddress, `subnet ${esub.name} is not public (set public: true)`);
+          report(
+            `${epath}.publicAddress`,
+            e.publicAddress,
+            `subnet ${esub.name} is not public (set public: true)`,
+          );
         else if (e.address === null)
-          report(`${epath}.publicAddress`, e.publicAddress, 'an ENI without a private address cannot have a public one');
+          report(
+            `${epath}.publicAddress`,
+            e.publicAddress,
+            'an ENI without a private address cannot have a public one',
+          );
         else if (inVpc(e.publicAddress))
           report(`${epath}.publicAddress`, e.publicAddress, 'is inside the VPC; a public address is not');
         else claim(e.publicAddress, `node ${n.name} ${e.name} (public)`, `${epath}.publicAddress`);
@@ -322,12 +366,17 @@ function resolve(spec: TopologySpec, report: Report): Topology {
     const path = `pods[${pi}]`;
     const node = nodeByName.get(p.node);
     if (!node) {
-      if (!nodeNames.has(p.node)) report(`${path}.node`, p.node, `names no node; known: ${[...nodeNames].join(', ')}`);
+      if (!nodeNames.has(p.node))
+        report(`${path}.node`, p.node, `names no node; known: ${[...nodeNames].join(', ')}`);
       return;
     }
     const eni = node.enis.find((e) => e.name === p.eni);
     if (!eni) {
-      report(`${path}.eni`, p.eni, `node ${p.node} has no ENI ${p.eni} (it has ${node.enis.map((e) => e.name).join(', ')})`);
+      report(
+        `${path}.eni`,
+        p.eni,
+        `node ${p.node} has no ENI ${p.eni} (it has ${node.enis.map((e) => e.name).join(', ')})`,
+      );
       return;
     }
     const home = subnets.find((s) => cidrContains(s.cidr, p.address));
@@ -346,7 +395,11 @@ function resolve(spec: TopologySpec, report: Report): Topology {
   uniqueNames(spec.internet.clients, 'internet.clients', report);
   const internetClients = spec.internet.clients.map((c, ci) => {
     if (inVpc(c.address))
-      report(`internet.clients[${ci}].address`, c.address, 'is inside the VPC; internet clients live outside it');
+      report(
+        `internet.clients[${ci}].address`,
+        c.address,
+        'is inside the VPC; internet clients live outside it',
+      );
     claim(c.address, `internet client ${c.name}`, `internet.clients[${ci}].address`);
     return { name: c.name, address: c.address };
   });
@@ -359,7 +412,16 @@ function resolve(spec: TopologySpec, report: Report): Topology {
   });
 
   const services = resolveServices(spec, serviceCIDR, podByName, report);
-  const loadBalancers = resolveLoadBalancers(spec, subnets, nodeByName, podByName, services, inVpc, claim, report);
+  const loadBalancers = resolveLoadBalancers(
+    spec,
+    subnets,
+    nodeByName,
+    podByName,
+    services,
+    inVpc,
+    claim,
+    report,
+  );
 
   return {
     name: spec.metadata.name,
@@ -410,34 +472,50 @@ function resolveServices(
   spec.services.forEach((s, si) => {
     const path = `services[${si}]`;
     const id = `${s.namespace}/${s.name}`;
-    if (services.some((o) => `${o.namespace}/${o.name}` === id)) report(`${path}.name`, id, 'duplicates another Service');
+    if (services.some((o) => `${o.namespace}/${o.name}` === id))
+      report(`${path}.name`, id, 'duplicates another Service');
     if (!cidrContains(serviceCIDR, s.clusterIP))
       report(`${path}.clusterIP`, s.clusterIP, `is outside cluster.serviceCIDR (${serviceCIDR.text})`);
-    if (clusterIPs.has(s.clusterIP)) report(`${path}.clusterIP`, s.clusterIP, 'is already used by another Service');
+    if (clusterIPs.has(s.clusterIP))
+      report(`${path}.clusterIP`, s.clusterIP, 'is already used by another Service');
     clusterIPs.add(s.clusterIP);
     s.ports.forEach((p, pi) => {
       const ppath = `${path}.ports[${pi}]`;
       if (s.type === 'ClusterIP' && p.nodePort !== undefined)
-        report(`${ppath}.nodePort`, p.nodePort, 'a ClusterIP Service has no node port; use type NodePort or LoadBalancer');
+        report(
+          `${ppath}.nodePort`,
+          p.nodePort,
+          'a ClusterIP Service has no node port; use type NodePort or LoadBalancer',
+        );
       if (s.type !== 'ClusterIP' && p.nodePort === undefined)
         report(`${ppath}.nodePort`, undefined, `a ${s.type} Service needs a nodePort (30000-32767)`);
       if (p.nodePort !== undefined) takePort(p.nodePort, `${id}:${p.name}`, `${ppath}.nodePort`);
-      if (s.ports.length > 1 && !p.name) report(`${ppath}.name`, '', 'a Service with several ports must name each');
+      if (s.ports.length > 1 && !p.name)
+        report(`${ppath}.name`, '', 'a Service with several ports must name each');
     });
     const needsHc = s.type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local';
     if (needsHc && s.healthCheckNodePort === undefined)
-      report(`${path}.healthCheckNodePort`, undefined, 'a LoadBalancer Service with externalTrafficPolicy Local needs one');
+      report(
+        `${path}.healthCheckNodePort`,
+        undefined,
+        'a LoadBalancer Service with externalTrafficPolicy Local needs one',
+      );
     if (!needsHc && s.healthCheckNodePort !== undefined)
       report(
         `${path}.healthCheckNodePort`,
         s.healthCheckNodePort,
         'only a LoadBalancer Service with externalTrafficPolicy Local has one',
       );
-    if (s.healthCheckNodePort !== undefined) takePort(s.healthCheckNodePort, `${id} health check`, `${path}.healthCheckNodePort`);
+    if (s.healthCheckNodePort !== undefined)
+      takePort(s.healthCheckNodePort, `${id} health check`, `${path}.healthCheckNodePort`);
     if (s.type === 'ClusterIP' && s.externalTrafficPolicy === 'Local')
       report(`${path}.externalTrafficPolicy`, 'Local', 'applies only to NodePort and LoadBalancer Services');
     if (s.loadBalancerIPs.length > 0 && s.type !== 'LoadBalancer')
-      report(`${path}.loadBalancerIPs`, s.loadBalancerIPs, 'only a LoadBalancer Service has load balancer IPs');
+      report(
+        `${path}.loadBalancerIPs`,
+        s.loadBalancerIPs,
+        'only a LoadBalancer Service has load balancer IPs',
+      );
     const endpoints: Pod[] = [];
     s.endpoints.forEach((e, ei) => {
       const pod = podByName.get(e);
@@ -474,7 +552,8 @@ function resolveLoadBalancers(
       }
       claim(n.address, `NLB ${lb.name} node in ${n.zone}`, `${npath}.address`);
       if (lb.scheme === 'internet-facing') {
-        if (!n.publicAddress) report(`${npath}.publicAddress`, undefined, 'an internet-facing NLB node needs one');
+        if (!n.publicAddress)
+          report(`${npath}.publicAddress`, undefined, 'an internet-facing NLB node needs one');
         else if (inVpc(n.publicAddress))
           report(`${npath}.publicAddress`, n.publicAddress, 'is inside the VPC; a public address is not');
         else claim(n.publicAddress, `NLB ${lb.name} node in ${n.zone} (public)`, `${npath}.publicAddress`);
@@ -493,7 +572,8 @@ function resolveLoadBalancers(
         const [nsName, portName = ''] = tg.service.split(':') as [string, string?];
         svc = services.find((s) => `${s.namespace}/${s.name}` === nsName);
         svcPort = svc?.ports.find((p) => p.name === portName);
-        if (!svc || !svcPort) report(`${tpath}.service`, tg.service, 'names no Service port (namespace/name:portName)');
+        if (!svc || !svcPort)
+          report(`${tpath}.service`, tg.service, 'names no Service port (namespace/name:portName)');
         else if (tg.targetType === 'instance' && svcPort.nodePort === undefined)
           report(`${tpath}.service`, tg.service, 'instance targets need a NodePort or LoadBalancer Service');
       }
@@ -511,9 +591,17 @@ function resolveLoadBalancers(
           const node = t.node ? nodeByName.get(t.node) : undefined;
           const port = t.port ?? svcPort?.nodePort;
           if (!node || t.pod) report(ipath, t, 'an instance target names a node (and no pod)');
-          else if (port === undefined) report(`${ipath}.port`, undefined, 'needs a port, or a service with a node port');
+          else if (port === undefined)
+            report(`${ipath}.port`, undefined, 'needs a port, or a service with a node port');
           else
-            targets.push({ id: `node/${node.name}:${port}`, kind: 'instance', name: node.name, address: node.address, port, zone: node.zone });
+            targets.push({
+              id: `node/${node.name}:${port}`,
+              kind: 'instance',
+              name: node.name,
+              address: node.address,
+              port,
+              zone: node.zone,
+            });
         } else {
           const pod = t.pod ? podByName.get(t.pod) : undefined;
           const port = t.port ?? svcPort?.targetPort;
@@ -521,7 +609,14 @@ function resolveLoadBalancers(
           else if (port === undefined) report(`${ipath}.port`, undefined, 'needs a port, or a service');
           else {
             const zone = nodeByName.get(pod.node)?.zone ?? '';
-            targets.push({ id: `pod/${pod.name}:${port}`, kind: 'ip', name: pod.name, address: pod.address, port, zone });
+            targets.push({
+              id: `pod/${pod.name}:${port}`,
+              kind: 'ip',
+              name: pod.name,
+              address: pod.address,
+              port,
+              zone,
+            });
           }
         }
       });
@@ -529,7 +624,13 @@ function resolveLoadBalancers(
       const hc = tg.healthCheck;
       const hcProtocol = hc?.protocol ?? (local ? 'HTTP' : 'TCP');
       const hcPort =
-        hc?.port === undefined ? (local ? svc?.healthCheckNodePort : undefined) : hc.port === 'traffic-port' ? undefined : hc.port;
+        hc?.port === undefined
+          ? local
+            ? svc?.healthCheckNodePort
+            : undefined
+          : hc.port === 'traffic-port'
+            ? undefined
+            : hc.port;
       return {
         name: tg.name,
         targetType: tg.targetType,
@@ -550,10 +651,26 @@ function resolveLoadBalancers(
     const listeners: Listener[] = [];
     lb.listeners.forEach((l, i) => {
       const tg = targetGroups.find((t) => t.name === l.targetGroup);
-      if (!tg) report(`${path}.listeners[${i}].targetGroup`, l.targetGroup, 'names no target group of this NLB');
-      else if (listeners.some((o) => o.port === l.port)) report(`${path}.listeners[${i}].port`, l.port, 'duplicates a listener port');
-      else listeners.push({ port: l.port, protocol: l.protocol, targetGroup: tg, idleTimeoutSeconds: l.idleTimeoutSeconds });
+      if (!tg)
+        report(`${path}.listeners[${i}].targetGroup`, l.targetGroup, 'names no target group of this NLB');
+      else if (listeners.some((o) => o.port === l.port))
+        report(`${path}.listeners[${i}].port`, l.port, 'duplicates a listener port');
+      else
+        listeners.push({
+          port: l.port,
+          protocol: l.protocol,
+          targetGroup: tg,
+          idleTimeoutSeconds: l.idleTimeoutSeconds,
+        });
     });
-    return { name: lb.name, scheme: lb.scheme, nodes, crossZone: lb.crossZone, listeners, targetGroups, hashing: lb.hashing };
+    return {
+      name: lb.name,
+      scheme: lb.scheme,
+      nodes,
+      crossZone: lb.crossZone,
+      listeners,
+      targetGroups,
+      hashing: lb.hashing,
+    };
   });
 }

@@ -1,0 +1,20 @@
+/** `npm run bench`: prints the figures the README quotes. Needs root; run on an otherwise idle machine. */
+import { labUnavailable } from '../lib/lab/test-support.js';
+import { benchLab } from './lab.js';
+import { benchTraffic } from './traffic.js';
+
+async function main(): Promise<void> {
+  const why = labUnavailable();
+  if (why) {
+    console.log(`benchmarks skipped: ${why}`);
+    return;
+  }
+  const rows: Record<string, string | number> = {};
+  Object.assign(rows, await benchLab(3, 4));
+  Object.assign(rows, await benchLab(50, 10));
+  Object.assign(rows, await benchTraffic());
+  const width = Math.max(...Object.keys(rows).map((k) => k.length));
+  for (const [k, v] of Object.entries(rows)) console.log(`${k.padEnd(width)}  ${v}`);
+}
+
+await main();
