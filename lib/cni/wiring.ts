@@ -48,16 +48,29 @@ export function wirePod(ctx: NodeContext, pod: Pod, vethPrefix: string): string 
   const veth = hostVethName(vethPrefix, pod);
   const { aMac } = builder.veth(host, veth, podHost, 'eth0');
   host.config.push(`link set ${veth} up`, `route add ${pod.address} dev ${veth} scope link`);
-  podHost.config.push(
-    'link set lo up',
-    `addr add ${pod.address}/32 dev eth0`,
-    'link set eth0 up',
-    `route add ${POD_GATEWAY} dev eth0 scope link`,
-    `route add default via ${POD_GATEWAY} dev eth0`,
-    `neigh add ${POD_GATEWAY} lladdr ${aMac} dev eth0 nud permanent`,
-  );
+  wireLinkLocalGateway(podHost, pod.address, POD_GATEWAY, aMac);
   podHost.legend.push(`eth0 <-> node/${pod.node} ${veth} (ENI ${pod.eni})`);
   return veth;
+}
+
+/**
+ * A single-homed namespace: `address/32` on eth0 and a default route through a link-local
+ * gateway whose MAC is pinned by a permanent neighbour entry (no ARP for the gateway).
+ */
+export function wireLinkLocalGateway(
+  host: HostPlan,
+  address: string,
+  gateway: string,
+  gatewayMac: string,
+): void {
+  host.config.push(
+    'link set lo up',
+    `addr add ${address}/32 dev eth0`,
+    'link set eth0 up',
+    `route add ${gateway} dev eth0 scope link`,
+    `route add default via ${gateway} dev eth0`,
+    `neigh add ${gateway} lladdr ${gatewayMac} dev eth0 nud permanent`,
+  );
 }
 
 export function eniOf(node: Node, pod: Pod): Eni {

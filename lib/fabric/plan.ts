@@ -6,6 +6,7 @@
  */
 import type { HostPlan, PlanBuilder } from '../lab/plan.js';
 import type { Topology } from '../model/topology.js';
+import { wireLinkLocalGateway } from '../cni/wiring.js';
 
 export const FABRIC = 'fabric';
 /** The link-local next hop internet clients use towards the internet gateway. */
@@ -92,14 +93,7 @@ export function planFabric(b: PlanBuilder, topology: Topology): { fabric: HostPl
       `route add ${c.address} dev ${port} scope link`,
       `neigh add ${c.address} lladdr ${bMac} dev ${port} nud permanent`,
     );
-    host.config.push(
-      'link set lo up',
-      `addr add ${c.address}/32 dev eth0`,
-      'link set eth0 up',
-      `route add ${IGW_NEXT_HOP} dev eth0 scope link`,
-      `route add default via ${IGW_NEXT_HOP} dev eth0`,
-      `neigh add ${IGW_NEXT_HOP} lladdr ${aMac} dev eth0 nud permanent`,
-    );
+    wireLinkLocalGateway(host, c.address, IGW_NEXT_HOP, aMac);
     fabric.legend.push(`${port} <-> internet/${c.name} (${c.address})`);
   });
   if (topology.internetClients.length > 0)
