@@ -2,8 +2,6 @@
  * Traffic benchmark: probe throughput across a veth between two namespaces, and the time to
  * decide a rate from 200 attempts. Run: `node dist/bench/traffic.js`.
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { CommandRunner } from '../lib/exec/command.js';
 import { Disposer } from '../lib/lab/disposer.js';
@@ -104,17 +102,4 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;
-}
-
-function runDirectly(): boolean {
-  try {
-    return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (runDirectly()) {
-  const figures = await benchTraffic();
-  for (const [k, v] of Object.entries(figures)) console.log(`${k}: ${v}`);
 }
