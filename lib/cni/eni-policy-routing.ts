@@ -31,8 +31,11 @@ export function wireEniPolicyRouting(ctx: NodeContext, cni: EniPolicy): void {
   }
   if (cni.masqReturnFix) {
     // The seed's mark-based fix: what kube-proxy marks for masquerade is routed by main (out of the
-    // primary interface, so SNAT and the return path agree), and the connmark travels back with the
-    // reply so the reverse-path check on the primary interface uses it (src_valid_mark).
+    // primary interface, so SNAT and the return path agree), and the connmark is restored on every
+    // later packet of the connection, both directions: the reply's reverse-path check on the primary
+    // interface uses it (src_valid_mark), and the pod's own later packets keep leaving through eth0
+    // (unmarked, rule 2000 would send them out of eth1, and the kernel kills a masqueraded
+    // connection whose output interface changes: nf_nat_oif_changed).
     host.config.push(`rule add fwmark ${MASQ_MARK}/${MASQ_MARK} lookup main pref 1500`);
     host.ruleset.append(
       'mangle',
@@ -42,7 +45,7 @@ export function wireEniPolicyRouting(ctx: NodeContext, cni: EniPolicy): void {
     host.ruleset.append(
       'mangle',
       'PREROUTING',
-      `-i eth0 -m comment --comment "returnpath: masq return fix" -j CONNMARK --restore-mark --nfmask ${MASQ_MARK} --ctmask ${MASQ_MARK}`,
+      `-m comment --comment "returnpath: masq return fix" -j CONNMARK --restore-mark --nfmask ${MASQ_MARK} --ctmask ${MASQ_MARK}`,
     );
     host.sysctlsLate.push(['net.ipv4.conf.eth0.src_valid_mark', '1']);
   }

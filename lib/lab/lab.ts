@@ -26,6 +26,11 @@ export interface LabOptions {
   concurrency?: number;
   log?: (line: string) => void;
   contributors?: readonly PlanContributor[];
+  /**
+   * Runs once the namespaces are configured and before the plan's processes start (the NLB node
+   * agents' first health-check round): servers started here make their targets healthy at once.
+   */
+  beforeProcesses?: (lab: Lab) => Promise<void>;
 }
 
 export function newRunId(): string {
@@ -114,6 +119,7 @@ export class Lab extends LabHandle {
     lab.disposer.defer(`state of run ${runId}`, () => removeRunState(runId));
     try {
       await realize(plan, { runner, disposer: lab.disposer, concurrency: opts.concurrency, log: opts.log });
+      await opts.beforeProcesses?.(lab);
       for (const h of plan.hosts)
         for (const p of h.processes) await lab.startProcess(lab.host(h.id), p, opts.persistent ?? false);
     } catch (e) {

@@ -1,0 +1,191 @@
+/**
+ * A cell: one configuration of a suite's matrix, as plain data. It names the topology, the flow to
+ * probe and what the kernel is expected to do with it (outcome, source address seen, evidence),
+ * and explains the mechanism. The suites build tables of cells; the runner measures them.
+ */
+import { ValidationError, type ValidationProblem } from '../errors.js';
+import { expectationProblems, type Expectation } from '../verdict/index.js';
+import type { Outcome } from '../traffic/outcome.js';
+import type { DropReason } from '../evidence/attribution.js';
+import type { Configuration } from './result.js';
+
+/** Where the flow goes. */
+export type Destination =
+  /** Straight to a pod's address. */
+  | { pod: string; port: number }
+  /** A Service: its ClusterIP, a node's NodePort (`node` names the node) or its first LoadBalancer IP. */
+  | { service: string; via: 'clusterIP' | 'nodePort' | 'loadBalancerIP'; node?: string; port?: string }
+  /**
+   * An NLB listener. `zones` picks the NLB node addresses the client resolves (DNS round robin):
+   * default every zone; attempts are spread over them, concurrently, with the same source ports.
+   */
+  | { nlb: string; port: number; zones?: string[] }
+  /** An internet client's public address (pod egress through the internet gateway). */
+  | { internet: string; port: number };
+
+export interface Flow {
+  /** The client: a pod, an internet client or a node (by name). */
+  from: string;
+  to: Destination;
+  kind?: 'tcp' | 'http';
+  /** Attempts for all/none expectations (per destination address); default 40. */
+  attempts?: number;
+  /** Connect deadline; default 250 ms (lab round trips are microseconds; a lost SYN waits 1 s). */
+  deadlineMs?: number;
+  /** Source ports [lo, hi] (narrow ranges make 5-tuples repeat). */
+  localPortRange?: readonly [number, number];
+  /** Keep connected attempts open this long, so flows from several destinations overlap. */
+  holdMs?: number;
+  /** Attempts in flight at once per destination; default 16. */
+  concurrency?: number;
+}
+
+/** The address the servers must see as the connection's source. */
+export type SourceSeen =
+  /** The client's own address (for an internet client: its public address). */
+  | 'client'
+  /** An address of the named node, private or public (masquerade / SNAT to the node). */
+  | { node: string }
+  /** An address of any node (Cluster policy: the node the load balancer picked masquerades). */
+  | { anyNode: true }
+  /** An address of any NLB node of the load balancer (client IP preservation off). */
+  | { nlb: string };
+
+export type EvidenceExpectation =
+  /** The named host sent TCP resets (Tcp.OutRsts rose there). */
+  | { kind: 'resets-from'; host: string }
+  /** The named host dropped packets for this reason (rp_filter counter, source/dest check rule, ...). */
+  | { kind: 'drop'; host: string; reason: DropReason; eni?: string };
+
+export interface CellExpect {
+  outcome: Expectation<Outcome>;
+  /** Checked over connected attempts. */
+  sourceSeen?: SourceSeen;
+  evidence?: EvidenceExpectation[];
+}
+
+export interface CellSpec {
+  suite: string;
+  id: string;
+  /** Human title without tags; tags are generated (cellTags). */
+  title: string;
+  seeds: string[];
+  configuration: Configuration;
+  /** A topology document (validated when the cell runs, and by the suites' unit tests). */
+  topology: unknown;
+  flow: Flow;
+  expect: CellExpect;
+  /** Does the path deliver connections in this configuration? */
+  pathWorks: boolean;
+  /** The mechanism, one or two sentences. */
+  explanation: string;
+  /** Marks the cell [Disruptive] (it injects faults). */
+  disruptive?: boolean;
+  /** Extra tags, e.g. `Chaos`. */
+  extraTags?: string[];
+}
+
+export interface SuiteSpec {
+  id: string;
+  title: string;
+  seeds: string[];
+  /** Matrix layout for the report: configuration keys as rows and as columns. */
+  rows: string[];
+  columns: string[];
+  cells: CellSpec[];
+}
+
+const DEFAULT_ATTEMPTS = 40;
+
+/** Tags from data: Conformance, Seed:NNN, Slow (rate cells or cells expecting timeouts), Disruptive. */
+export function cellTags(cell: CellSpec): string[] {
+  const tags = ['Conformance', ...cell.seeds.map((s) => `Seed:${s}`)];
+  const e = cell.expect.outcome;
+  const waits = e.outcome === 'timeout' && e.kind !== 'none';
+  if (e.kind === 'rate' || waits) tags.push('Slow');
+  if (cell.disruptive) tags.push('Disruptive');
+  tags.push(...(cell.extraTags ?? []));
+  return tags;
+}
+
+/** `title [Conformance] [Seed:000] ...`: the mocha test title, what --grep matches. */
+export function taggedTitle(cell: CellSpec): string {
+  return `${cell.title} ${cellTags(cell)
+    .map((t) => `[${t}]`)
+    .join(' ')}`;
+}
+
+export function cellKey(cell: { suite: string; id: string }): string {
+  return `${cell.suite}/${cell.id}`;
+}
+
+export function attemptsOf(flow: Flow): number {
+  return flow.attempts ?? DEFAULT_ATTEMPTS;
+}
+
+/** Structural problems of a suite table (ids, expectations, layout keys); topology is checked separately. */
+export function suiteProblems(suite: SuiteSpec): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  const seen = new Set<string>();
+  suite.cells.forEach((c, i) => {
+    const at = `${suite.id}.cells[${i}]`;
+    if (c.suite !== suite.id)
+      problems.push({ path: `${at}.suite`, value: c.suite, message: `must be ${suite.id}` });
+    if (!/^[a-z0-9][a-z0-9.=_-]*$/.test(c.id))
+      problems.push({ path: `${at}.id`, value: c.id, message: 'must be lowercase letters, digits, . = _ -' });
+    if (seen.has(c.id))
+      problems.push({ path: `${at}.id`, value: c.id, message: 'must be unique in the suite' });
+    seen.add(c.id);
+    problems.push(...expectationProblems(c.expect.outcome, `${at}.expect.outcome`));
+    for (const k of [...suite.rows, ...suite.columns])
+      if (!(k in c.configuration))
+        problems.push({ path: `${at}.configuration.${k}`, value: 'missing', message: 'layout key absent' });
+    const attempts = attemptsOf(c.flow);
+    if (!(Number.isInteger(attempts) && attempts > 0))
+      problems.push({
+        path: `${at}.flow.attempts`,
+        value: String(attempts),
+        message: 'must be a positive integer',
+      });
+  });
+  return problems;
+}
+
+export function validateSuite(suite: SuiteSpec): SuiteSpec {
+  const problems = suiteProblems(suite);
+  if (problems.length) throw new ValidationError(`suite ${suite.id}`, problems);
+  return suite;
+}
+
+/** One line for humans: `all connected; server sees the client; resets from netshoot`. */
+export function describeCellExpect(e: CellExpect): string {
+  const parts = [describeOutcome(e.outcome)];
+  if (e.sourceSeen) parts.push(`server sees ${describeSource(e.sourceSeen)}`);
+  for (const ev of e.evidence ?? []) parts.push(describeEvidenceExpectation(ev));
+  return parts.join('; ');
+}
+
+function describeOutcome(e: Expectation<Outcome>): string {
+  switch (e.kind) {
+    case 'all':
+      return `all ${e.outcome}`;
+    case 'none':
+      return `no ${e.outcome}`;
+    case 'rate':
+      return `${e.outcome} rate in [${pct(e.min)}, ${pct(e.max)}]`;
+  }
+}
+
+const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
+
+export function describeSource(s: SourceSeen): string {
+  if (s === 'client') return 'the client';
+  if ('node' in s) return `node ${s.node}`;
+  if ('anyNode' in s) return 'a node';
+  return `an NLB node of ${s.nlb}`;
+}
+
+export function describeEvidenceExpectation(e: EvidenceExpectation): string {
+  if (e.kind === 'resets-from') return `resets from ${e.host}`;
+  return `${e.reason} drop on ${e.host}${e.eni ? ` (${e.eni})` : ''}`;
+}

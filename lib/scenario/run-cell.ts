@@ -1,0 +1,189 @@
+/**
+ * Runs one cell on the built-in lab: realize its topology, start the servers, probe the flow
+ * (sequentially for rate expectations), take counter and rule evidence on every namespace around
+ * the probe, judge, tear down. Returns a CellResult; never asserts. Infrastructure failures
+ * (bringing the lab up) are retried; the probed outcome never is.
+ */
+import pRetry from 'p-retry';
+import type { CommandRunner } from '../exec/command.js';
+import { measure, type HostDelta } from '../evidence/probe.js';
+import { LabAgents } from '../lab/agents.js';
+import { labContributors } from '../lab/contributors.js';
+import { Lab } from '../lab/lab.js';
+import type { PlanContributor } from '../lab/build-plan.js';
+import { validateTopology, type Topology } from '../model/topology.js';
+import type { Attempt } from '../traffic/protocol.js';
+import { decide, judge, tally, type Verdict } from '../verdict/index.js';
+import type { Outcome } from '../traffic/outcome.js';
+import { attemptsOf, cellTags, describeCellExpect, describeSource, type CellSpec } from './cell.js';
+import {
+  combine,
+  evidenceCheck,
+  findingsOf,
+  outcomeCheck,
+  rateSummaries,
+  reasonOf,
+  sourceCheck,
+  sourcesSeen,
+} from './checks.js';
+import { resolveFlow, sourceAddresses, type ResolvedFlow } from './flow.js';
+import type { CellResult, CheckResult } from './result.js';
+
+export interface RunCellOptions {
+  runner?: CommandRunner;
+  contributors?: readonly PlanContributor[];
+  /** Extra reproduce lines (e.g. where the cell's topology was saved). */
+  reproduce?: string[];
+  /** Called with the live lab after the probe, before teardown (tests, `--keep` style inspection). */
+  inspect?: (lab: Lab) => Promise<void>;
+}
+
+const DEADLINE_MS = 250;
+
+interface Probed {
+  attempts: Attempt[];
+  verdict: Verdict<Outcome>;
+  reproduce: string;
+}
+
+async function probeFlow(agents: LabAgents, cell: CellSpec, flow: ResolvedFlow): Promise<Probed> {
+  const agent = await agents.get(flow.client);
+  const attempts: Attempt[] = [];
+  let reproduce = '';
+  const batch = async (n: number): Promise<Outcome[]> => {
+    const per = Math.max(1, Math.ceil(n / flow.destinations.length));
+    const results = await Promise.all(
+      flow.destinations.map((d) =>
+        agent.probe({
+          kind: cell.flow.kind ?? 'tcp',
+          host: d.address,
+          port: d.port,
+          attempts: per,
+          deadlineMs: cell.flow.deadlineMs ?? DEADLINE_MS,
+          concurrency: cell.flow.concurrency ?? 16,
+          ...(cell.flow.localPortRange && { localPortRange: cell.flow.localPortRange }),
+          ...(cell.flow.holdMs && { holdMs: cell.flow.holdMs, close: 'rst' as const }),
+        }),
+      ),
+    );
+    reproduce ||= results[0]!.reproduce;
+    const got = results.flatMap((r) => r.attempts);
+    attempts.push(...got);
+    return got.map((a) => a.outcome);
+  };
+  const e = cell.expect.outcome;
+  const n = attemptsOf(cell.flow);
+  if (e.kind === 'rate') {
+    const d = await decide(e, batch, { batch: n, cap: n * 5 });
+    return { attempts, verdict: d.verdict, reproduce };
+  }
+  const outcomes = await batch(n);
+  return { attempts, verdict: judge(e, tally(outcomes)), reproduce };
+}
+
+function checksOf(
+  cell: CellSpec,
+  topology: Topology,
+  flow: ResolvedFlow,
+  probed: Probed,
+  deltas: readonly HostDelta[],
+): CheckResult[] {
+  const checks = [outcomeCheck(probed.verdict)];
+  const seen = sourcesSeen(probed.attempts);
+  const s = cell.expect.sourceSeen;
+  if (s) checks.push(sourceCheck(seen, sourceAddresses(topology, flow, s), describeSource(s)));
+  for (const e of cell.expect.evidence ?? []) checks.push(evidenceCheck(deltas, e));
+  return checks;
+}
+
+function base(
+  cell: CellSpec,
+  startedAt: Date,
+): Omit<CellResult, 'status' | 'reason' | 'checks' | 'durationMs'> {
+  return {
+    suite: cell.suite,
+    id: cell.id,
+    title: cell.title,
+    tags: cellTags(cell),
+    seeds: cell.seeds,
+    configuration: cell.configuration,
+    pathWorks: cell.pathWorks,
+    explanation: cell.explanation,
+    expectation: describeCellExpect(cell.expect),
+    flow: `${cell.flow.from} -> ${JSON.stringify(cell.flow.to)}`,
+    attempts: 0,
+    counts: {},
+    rates: {},
+    sourcesSeen: {},
+    evidence: [],
+    reproduce: [`returnpath run --suite ${cell.suite} --grep '${cell.id} '`],
+    startedAt: startedAt.toISOString(),
+  };
+}
+
+/** Start a server on every endpoint pod; TCP servers answer both tcp and http probes' connect phase. */
+async function startServers(agents: LabAgents, cell: CellSpec, flow: ResolvedFlow): Promise<void> {
+  const kind = cell.flow.kind ?? 'tcp';
+  await Promise.all(
+    flow.servers.map(async (s) =>
+      (await agents.get(s.host)).startServer({ name: s.host, kind, port: s.port }),
+    ),
+  );
+}
+
+export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promise<CellResult> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const result = base(cell, startedAt);
+  result.reproduce.push(...(opts.reproduce ?? []));
+  let lab: Lab | undefined;
+  try {
+    const topology = validateTopology(cell.topology, `${cell.suite}/${cell.id} topology`);
+    const flow = resolveFlow(topology, cell.flow);
+    result.flow = flow.label;
+    let agents: LabAgents | undefined;
+    lab = await pRetry(
+      () =>
+        Lab.up(topology, {
+          contributors: opts.contributors ?? labContributors(),
+          ...(opts.runner && { runner: opts.runner }),
+          beforeProcesses: async (l) => {
+            agents = new LabAgents(l);
+            await startServers(agents, cell, flow);
+          },
+        }),
+      { retries: 2, minTimeout: 200 },
+    );
+    const hosts = lab.hosts.map((h) => lab!.host(h.id));
+    const m = await measure(hosts, () => probeFlow(agents!, cell, flow), { rules: true });
+    await opts.inspect?.(lab);
+    const checks = checksOf(cell, topology, flow, m.result, m.deltas);
+    const t = tally(m.result.attempts.map((a) => a.outcome));
+    return {
+      ...result,
+      flow: flow.label,
+      status: combine(checks),
+      reason: reasonOf(checks),
+      checks,
+      attempts: t.total,
+      counts: { ...t.counts },
+      rates: rateSummaries(t),
+      sourcesSeen: sourcesSeen(m.result.attempts),
+      evidence: findingsOf(m.deltas),
+      reproduce: [...result.reproduce, m.result.reproduce],
+      durationMs: Math.round(performance.now() - t0),
+    };
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    return {
+      ...result,
+      status: 'error',
+      reason: message.split('\n')[0]!,
+      checks: [],
+      error: message,
+      durationMs: Math.round(performance.now() - t0),
+    };
+  } finally {
+    await lab?.down();
+  }
+}
