@@ -98,11 +98,11 @@ export function planFabric(b: PlanBuilder, topology: Topology): { fabric: HostPl
   });
   if (topology.internetClients.length > 0)
     for (const c of topology.vpcCidrs)
-      // The internet reaches private addresses only through the gateway's 1:1 NAT or an NLB.
+      // The internet reaches private addresses only through the gateway's 1:1 NAT (both directions) or an NLB.
       fabric.ruleset.append(
         'filter',
         'FORWARD',
-        `-i inet+ -d ${c.text} -m conntrack ! --ctstate DNAT -m comment --comment "returnpath: private address from the internet" -j DROP`,
+        `-i inet+ -d ${c.text} -m conntrack ! --ctstate DNAT,SNAT -m comment --comment "returnpath: private address from the internet" -j DROP`,
       );
   return { fabric, ports };
 }
