@@ -7,11 +7,15 @@
 import { CommandError, EnvironmentError, NotFoundError, ValidationError } from '../errors.js';
 import { demoCommand } from './demo-command.js';
 import { labCommand } from './lab-commands.js';
+import { runCommand } from './run-command.js';
 import { validateCommand } from './validate-command.js';
 
 const HELP = `returnpath: chaos and conformance for the return paths of load-balanced traffic
 
 usage:
+  returnpath run [--suite ID[,ID]] [--grep RE] [--list] [--baseline OLD/results.json] [--concurrency N]
+                                        run the conformance suites on the built-in lab; results in
+                                        test-results/RUN-ID/ (results.json, junit.xml, report.html)
   returnpath demo                       reproduce seed 001 (NLB hairpin) on the built-in lab
   returnpath validate FILE              check a topology spec
   returnpath lab up FILE [--run-id ID]  build the topology in network namespaces and leave it up
@@ -28,6 +32,8 @@ exit codes: 0 ok, 1 failing cells / regression / certificate refused, 2 bad inpu
 export async function main(argv: readonly string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
+    case 'run':
+      return runCommand(rest);
     case 'lab':
       return labCommand(rest);
     case 'validate':

@@ -115,6 +115,25 @@ export function taggedTitle(cell: CellSpec): string {
     .join(' ')}`;
 }
 
+/** The mocha test title: `<id>: <title> [tags]`. */
+export function testTitle(cell: CellSpec): string {
+  return `${cell.id}: ${taggedTitle(cell)}`;
+}
+
+/** The mocha suite (describe) title: `<suite id>: <suite title>`. */
+export function suiteTitle(suite: Pick<SuiteSpec, 'id' | 'title'>): string {
+  return `${suite.id}: ${suite.title}`;
+}
+
+/** What mocha's --grep matches a test against: the describe and test titles. */
+export function fullTitle(suite: Pick<SuiteSpec, 'id' | 'title'>, cell: CellSpec): string {
+  return `${suiteTitle(suite)} ${testTitle(cell)}`;
+}
+
+export function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 export function cellKey(cell: { suite: string; id: string }): string {
   return `${cell.suite}/${cell.id}`;
 }

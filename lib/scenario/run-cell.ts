@@ -15,7 +15,14 @@ import { validateTopology, type Topology } from '../model/topology.js';
 import type { Attempt } from '../traffic/protocol.js';
 import { decide, judge, tally, type Verdict } from '../verdict/index.js';
 import type { Outcome } from '../traffic/outcome.js';
-import { attemptsOf, cellTags, describeCellExpect, describeSource, type CellSpec } from './cell.js';
+import {
+  attemptsOf,
+  cellTags,
+  escapeRegExp,
+  describeCellExpect,
+  describeSource,
+  type CellSpec,
+} from './cell.js';
 import {
   combine,
   evidenceCheck,
@@ -116,7 +123,7 @@ function base(
     rates: {},
     sourcesSeen: {},
     evidence: [],
-    reproduce: [`returnpath run --suite ${cell.suite} --grep '${cell.id} '`],
+    reproduce: [`returnpath run --suite ${cell.suite} --grep '${escapeRegExp(cell.id)}:'`],
     startedAt: startedAt.toISOString(),
   };
 }

@@ -1,0 +1,110 @@
+/**
+ * A run session: the selected cells, run on a small pool ahead of the mocha tests that await them
+ * (tests stay sequential and readable; labs of independent cells run side by side). Each result
+ * is handed to `onResult` as soon as it exists (the results writer), so an interrupted run keeps
+ * every finished cell. Without a configured session (plain `mocha`), cells run one at a time when
+ * their test asks for them.
+ */
+import { cellKey, type CellSpec } from './cell.js';
+import type { CellResult } from './result.js';
+import { runCell, type RunCellOptions } from './run-cell.js';
+
+export interface SessionOptions {
+  /** The selected cells in run order; undefined: run whatever the tests ask for, on demand. */
+  cells?: readonly CellSpec[];
+  /** Cells in flight at once; default 1. */
+  concurrency?: number;
+  /** Runs one cell; default runCell. Certification swaps the topology through this. */
+  run?: (cell: CellSpec, opts: RunCellOptions) => Promise<CellResult>;
+  cellOptions?: (cell: CellSpec) => RunCellOptions;
+  onStart?: (cell: CellSpec, index: number, total: number) => void;
+  onResult?: (result: CellResult, index: number, total: number) => Promise<void> | void;
+}
+
+export class SessionInterrupted extends Error {
+  constructor(cell: string) {
+    super(`run interrupted before ${cell} started`);
+    this.name = 'SessionInterrupted';
+  }
+}
+
+export class Session {
+  private readonly results = new Map<string, Promise<CellResult>>();
+  private readonly order: CellSpec[];
+  private next = 0;
+  private running = 0;
+  private finished = 0;
+  private stopped = false;
+  private readonly idle: (() => void)[] = [];
+
+  constructor(private readonly opts: SessionOptions = {}) {
+    this.order = [...(opts.cells ?? [])];
+  }
+
+  get total(): number {
+    return this.order.length;
+  }
+
+  /** Starts the pool (configured sessions); called by the first result() as well. */
+  start(): void {
+    const limit = Math.max(1, this.opts.concurrency ?? 1);
+    while (!this.stopped && this.running < limit && this.next < this.order.length) {
+      const cell = this.order[this.next++]!;
+      if (!this.results.has(cellKey(cell))) this.launch(cell);
+    }
+  }
+
+  /** The result of a cell: from the pool when selected, else run now. */
+  result(cell: CellSpec): Promise<CellResult> {
+    this.start();
+    const known = this.results.get(cellKey(cell));
+    if (known) return known;
+    if (this.stopped) return Promise.reject(new SessionInterrupted(cellKey(cell)));
+    return this.launch(cell);
+  }
+
+  /** Start no more cells; resolves when the running ones have finished (and been reported). */
+  stop(): Promise<void> {
+    this.stopped = true;
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** Finished cells, for progress. */
+  get done(): number {
+    return this.finished;
+  }
+
+  private launch(cell: CellSpec): Promise<CellResult> {
+    const index = this.order.indexOf(cell);
+    const total = this.order.length;
+    this.running++;
+    this.opts.onStart?.(cell, index, total);
+    const run = this.opts.run ?? runCell;
+    const p = run(cell, this.opts.cellOptions?.(cell) ?? {}).then(async (r) => {
+      this.finished++;
+      await this.opts.onResult?.(r, index, total);
+      return r;
+    });
+    this.results.set(cellKey(cell), p);
+    const settle = (): void => {
+      this.running--;
+      if (this.running === 0 && this.stopped) this.idle.splice(0).forEach((f) => f());
+      this.start();
+    };
+    p.then(settle, settle);
+    return p;
+  }
+}
+
+let current: Session | undefined;
+
+/** The session tests take results from: the configured one, or an on-demand default. */
+export function session(): Session {
+  current ??= new Session();
+  return current;
+}
+
+export function configureSession(s: Session | undefined): void {
+  current = s;
+}
