@@ -138,6 +138,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
     await mocha.loadFilesAsync();
     await new Promise<void>((done) => mocha.run(() => done()));
     mocha.dispose();
+    await session.drain();
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     configureSession(undefined);

@@ -87,6 +87,24 @@ export class NlbControl {
     });
   }
 
+  /**
+   * Waits until every NLB node has a healthy target (it is not failing open), polling the agents'
+   * status; false when that does not happen within timeoutMs (every target may legitimately be
+   * unhealthy). A round lost to a slow machine otherwise leaves an NLB failing open for a while.
+   */
+  async settled(timeoutMs = 5000, pollMs = 100): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const statuses = await this.status();
+      const ok = statuses.every((s) =>
+        ((s['targets'] as { healthy: boolean }[] | undefined) ?? []).some((t) => t.healthy),
+      );
+      if (ok) return true;
+      if (performance.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
   private async broadcast(cmd: Record<string, unknown>): Promise<AgentEvent[]> {
     const since = performance.now();
     return Promise.all(

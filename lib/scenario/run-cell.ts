@@ -12,6 +12,7 @@ import { labContributors } from '../lab/contributors.js';
 import { Lab } from '../lab/lab.js';
 import type { PlanContributor } from '../lab/build-plan.js';
 import { validateTopology, type Topology } from '../model/topology.js';
+import { NlbControl } from '../nlb/control.js';
 import type { Attempt } from '../traffic/protocol.js';
 import { decide, judge, tally, type Verdict } from '../verdict/index.js';
 import type { Outcome } from '../traffic/outcome.js';
@@ -161,6 +162,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
         }),
       { retries: 2, minTimeout: 200 },
     );
+    await Promise.all(topology.loadBalancers.map((lb) => new NlbControl(lab!, lb.name).settled()));
     const hosts = lab.hosts.map((h) => lab!.host(h.id));
     const m = await measure(hosts, () => probeFlow(agents!, cell, flow), { rules: true });
     await opts.inspect?.(lab);

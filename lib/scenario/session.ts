@@ -36,6 +36,11 @@ export class Session {
   private finished = 0;
   private stopped = false;
   private readonly idle: (() => void)[] = [];
+  /** Tests waiting for a selected cell the pool has not reached yet. */
+  private readonly waiting = new Map<
+    string,
+    { resolve: (r: CellResult) => void; reject: (e: Error) => void }
+  >();
 
   constructor(private readonly opts: SessionOptions = {}) {
     this.order = [...(opts.cells ?? [])];
@@ -57,15 +62,28 @@ export class Session {
   /** The result of a cell: from the pool when selected, else run now. */
   result(cell: CellSpec): Promise<CellResult> {
     this.start();
-    const known = this.results.get(cellKey(cell));
+    const key = cellKey(cell);
+    const known = this.results.get(key);
     if (known) return known;
-    if (this.stopped) return Promise.reject(new SessionInterrupted(cellKey(cell)));
+    if (this.stopped) return Promise.reject(new SessionInterrupted(key));
+    if (this.order.some((c) => cellKey(c) === key))
+      return new Promise((resolve, reject) => this.waiting.set(key, { resolve, reject }));
     return this.launch(cell);
+  }
+
+  /**
+   * Every selected cell's result, once all have run. The run command awaits this after mocha: the
+   * results are complete even when mocha registered no tests (ESM spec files load once per process).
+   */
+  drain(): Promise<CellResult[]> {
+    return Promise.all(this.order.map((c) => this.result(c)));
   }
 
   /** Start no more cells; resolves when the running ones have finished (and been reported). */
   stop(): Promise<void> {
     this.stopped = true;
+    for (const [key, w] of this.waiting) w.reject(new SessionInterrupted(key));
+    this.waiting.clear();
     if (this.running === 0) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
@@ -87,6 +105,11 @@ export class Session {
       return r;
     });
     this.results.set(cellKey(cell), p);
+    const w = this.waiting.get(cellKey(cell));
+    if (w) {
+      this.waiting.delete(cellKey(cell));
+      p.then(w.resolve, w.reject);
+    }
     const settle = (): void => {
       this.running--;
       if (this.running === 0 && this.stopped) this.idle.splice(0).forEach((f) => f());

@@ -1,0 +1,142 @@
+/**
+ * Compare a run with a baseline run, cell by cell (`suite/id`): status changes, and for cells whose
+ * status held, outcomes whose 95% intervals no longer overlap.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NotFoundError } from '../errors.js';
+import type { CellResult, CellStatus, RunResults } from '../scenario/result.js';
+import { cellKey, oneLine, orderOutcomes, rateOf, rateText } from './cell-text.js';
+import { parseResults } from './schema.js';
+
+export type ChangeKind = 'regression' | 'improvement' | 'status-change' | 'rate-change' | 'new' | 'missing';
+
+export interface Change {
+  kind: ChangeKind;
+  suite: string;
+  id: string;
+  title: string;
+  /** Status in the baseline; absent for `new`. */
+  before?: CellStatus;
+  /** Status now; absent for `missing`. */
+  after?: CellStatus;
+  /** One line for humans. */
+  detail: string;
+}
+
+export interface Comparison {
+  /** In the current run's cell order, then missing cells in the baseline's order. */
+  changes: Change[];
+  regressions: number;
+  improvements: number;
+}
+
+export function compareRuns(baseline: RunResults, current: RunResults): Comparison {
+  const before = new Map(baseline.cells.map((c) => [cellKey(c), c]));
+  const now = new Set(current.cells.map(cellKey));
+  const selected = new Set(current.selection.suites);
+  const grep = current.selection.grep !== undefined ? new RegExp(current.selection.grep) : undefined;
+  const suiteTitles = new Map(current.suites.map((s) => [s.id, s.title]));
+  // What `--grep` matched in the run: `<suite>: <suite title> <id>: <title> [tags]`.
+  const grepped = (c: CellResult): boolean =>
+    !grep ||
+    grep.test(
+      `${c.suite}: ${suiteTitles.get(c.suite) ?? ''} ${c.id}: ${c.title} ${c.tags.map((t) => `[${t}]`).join(' ')}`,
+    );
+  const changes: Change[] = [];
+  for (const cell of current.cells) {
+    const old = before.get(cellKey(cell));
+    const change = old
+      ? compareCell(old, cell)
+      : changeOf('new', cell, { after: cell.status, detail: cell.reason });
+    if (change) changes.push(change);
+  }
+  for (const old of baseline.cells) {
+    if (now.has(cellKey(old)) || !selected.has(old.suite) || !grepped(old)) continue;
+    const why = current.state === 'complete' ? 'not run' : `not run, the run is ${current.state}`;
+    changes.push(
+      changeOf('missing', old, { before: old.status, detail: `${why} (baseline: ${old.reason})` }),
+    );
+  }
+  return {
+    changes,
+    regressions: changes.filter((c) => c.kind === 'regression').length,
+    improvements: changes.filter((c) => c.kind === 'improvement').length,
+  };
+}
+
+function compareCell(old: CellResult, cell: CellResult): Change | undefined {
+  const statuses = { before: old.status, after: cell.status };
+  if (old.status !== cell.status) {
+    const kind =
+      old.status === 'pass' ? 'regression' : cell.status === 'pass' ? 'improvement' : 'status-change';
+    return changeOf(kind, cell, { ...statuses, detail: cell.reason });
+  }
+  const shifted = rateShifts(old, cell);
+  if (shifted.length === 0) return undefined;
+  return changeOf('rate-change', cell, { ...statuses, detail: shifted.join('; ') });
+}
+
+/** Outcomes whose 95% intervals do not overlap, e.g. `timeout 2% [0.8%, 5%] -> 48% [41.2%, 54.9%]`. */
+function rateShifts(old: CellResult, cell: CellResult): string[] {
+  const outcomes = orderOutcomes([...Object.keys(old.rates), ...Object.keys(cell.rates)]);
+  return outcomes.flatMap((o) => {
+    const a = rateOf(old, o);
+    const b = rateOf(cell, o);
+    if (!a || !b || (a.high >= b.low && b.high >= a.low)) return [];
+    return [`${o} ${rateText(a)} -> ${rateText(b)}`];
+  });
+}
+
+function changeOf(
+  kind: ChangeKind,
+  cell: CellResult,
+  rest: { before?: CellStatus; after?: CellStatus; detail: string },
+): Change {
+  return { kind, suite: cell.suite, id: cell.id, title: cell.title, ...rest, detail: oneLine(rest.detail) };
+}
+
+/** Most pressing first: how renderChanges orders its lines. */
+const KIND_ORDER: readonly ChangeKind[] = [
+  'regression',
+  'status-change',
+  'missing',
+  'rate-change',
+  'new',
+  'improvement',
+];
+
+/** One line per change, most pressing kinds first, aligned: `regression  eni-rp-filter/rp1  pass -> fail  ...`. */
+export function renderChanges(changes: readonly Change[]): string[] {
+  const sorted = [...changes].sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
+  const rows = sorted.map((c) => [
+    c.kind,
+    cellKey(c),
+    `${c.before ?? '-'} -> ${c.after ?? '-'}`,
+    `${c.title}: ${c.detail}`,
+  ]);
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((text, i) => (i < 3 ? text.padEnd(widths[i]!) : text)).join('  '));
+}
+
+/** Read results.json (or the results.json in a run directory). NotFoundError when there is none. */
+export async function loadResults(path: string): Promise<RunResults> {
+  const file = await resultsFile(path);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`no results at ${file}`);
+    throw e;
+  }
+  return parseResults(text, file);
+}
+
+async function resultsFile(path: string): Promise<string> {
+  try {
+    return (await stat(path)).isDirectory() ? join(path, 'results.json') : path;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`no results at ${path}`);
+    throw e;
+  }
+}

@@ -1,0 +1,92 @@
+import { expect } from 'chai';
+import { cellTags, validateSuite } from '../../lib/scenario/cell.js';
+import { resolveFlow, sourceAddresses } from '../../lib/scenario/flow.js';
+import { validateTopology } from '../../lib/model/topology.js';
+import { SUITES } from '../catalog.js';
+import { nlbHairpinSuite } from '../nlb-hairpin.cells.js';
+import { eniRpFilterSuite } from '../eni-rp-filter.cells.js';
+import { failureModel } from './derive.js';
+import { example } from './documents.js';
+
+describe('suite tables', () => {
+  it('have the suite ids of the interface', () => {
+    expect(SUITES.map((s) => s.id)).to.deep.equal([
+      'baseline',
+      'eni-rp-filter',
+      'lb-snat-policy-routing',
+      'nlb-hairpin',
+      'cross-zone-collision',
+    ]);
+  });
+
+  for (const suite of SUITES)
+    it(`${suite.id}: every cell is well-formed, its topology valid and its flow resolvable`, () => {
+      validateSuite(suite);
+      for (const c of suite.cells) {
+        const t = validateTopology(c.topology, `${suite.id}/${c.id}`);
+        const flow = resolveFlow(t, c.flow);
+        expect(flow.destinations, c.id).to.not.be.empty;
+        expect(flow.servers, c.id).to.not.be.empty;
+        if (c.expect.sourceSeen) expect(sourceAddresses(t, flow, c.expect.sourceSeen), c.id).to.not.be.empty;
+        expect(c.explanation.length, c.id).to.be.within(40, 700);
+        expect(cellTags(c)).to.include.members(['Conformance', ...c.seeds.map((s) => `Seed:${s}`)]);
+      }
+    });
+
+  it('every suite has cells where the path is broken and cells where it works', () => {
+    for (const suite of SUITES.filter((s) => s.id !== 'baseline')) {
+      expect(
+        suite.cells.some((c) => c.pathWorks),
+        suite.id,
+      ).to.equal(true);
+      expect(
+        suite.cells.some((c) => !c.pathWorks),
+        suite.id,
+      ).to.equal(true);
+    }
+  });
+
+  it('seed 000: rp_filter=2 fixes the legacy CNI only without the source/destination check', () => {
+    const cell = (id: string) => eniRpFilterSuite.cells.find((c) => c.id === id)!;
+    expect(cell('vpc-cni-legacy.snat-cni.rp-1.sdc-on').expect.evidence).to.deep.equal([
+      { kind: 'drop', host: 'node-1', reason: 'rp_filter' },
+    ]);
+    expect(cell('vpc-cni-legacy.snat-cni.rp-2.sdc-on').pathWorks).to.equal(false);
+    expect(cell('vpc-cni-legacy.snat-cni.rp-2.sdc-off').pathWorks).to.equal(true);
+    expect(cell('vpc-cni.snat-cni.rp-1.sdc-on').pathWorks).to.equal(true);
+    expect(cell('vpc-cni-legacy.snat-cni.rp-all2-eth11.sdc-off').pathWorks).to.equal(true); // max(2, 1) = loose
+  });
+
+  it('tags timeouts and rates as Slow', () => {
+    const c = nlbHairpinSuite.cells.find((x) => x.id === 'seed001.instance.cluster.preserve-on')!;
+    expect(c.expect.outcome.kind).to.equal('rate');
+    expect(cellTags(c)).to.include('Slow');
+  });
+});
+
+describe('derived failure shares', () => {
+  it('seed 001: one node in three is the client pod own node', () => {
+    const m = failureModel(example('seed-001-hairpin'), 'nginx-nlb', 'netshoot', 80);
+    expect(m.share).to.be.closeTo(1 / 3, 1e-9);
+    expect(m).to.include({ hairpin: true, forwardedWithClientSource: false });
+  });
+
+  it('seed 001 with Local policy: only a local endpoint on another node answers through the NLB', () => {
+    const doc = example('seed-001-hairpin');
+    doc['services'][0]['externalTrafficPolicy'] = 'Local';
+    doc['services'][0]['healthCheckNodePort'] = 32468;
+    const m = failureModel(doc, 'nginx-nlb', 'netshoot', 80);
+    expect(m.share).to.be.closeTo(7 / 9, 1e-9); // 1 - (2/3 × 1/3)
+    expect(m.forwardedWithClientSource).to.equal(true);
+  });
+
+  it('seed 004: cross-zone off pins the zone-a NLB node on the client node; preservation off clears it', () => {
+    const doc = example('seed-004-cross-zone');
+    doc['loadBalancers'][0]['crossZone'] = false;
+    expect(failureModel(doc, 'istio-nlb', 'app-client', 80, ['az-a']).share).to.equal(1);
+    doc['loadBalancers'][0]['crossZone'] = true;
+    expect(failureModel(doc, 'istio-nlb', 'app-client', 80).share).to.equal(0.5);
+    doc['loadBalancers'][0]['targetGroups'][0]['preserveClientIp'] = false;
+    expect(failureModel(doc, 'istio-nlb', 'app-client', 80).share).to.equal(0);
+  });
+});
