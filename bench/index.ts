@@ -1,6 +1,7 @@
 /** `npm run bench`: prints the figures the README quotes. Needs root; run on an otherwise idle machine. */
 import { labUnavailable } from '../lib/lab/test-support.js';
 import { benchLab } from './lab.js';
+import { benchRun } from './run.js';
 import { benchTraffic } from './traffic.js';
 
 async function main(): Promise<void> {
@@ -13,6 +14,7 @@ async function main(): Promise<void> {
   Object.assign(rows, await benchLab(3, 4));
   Object.assign(rows, await benchLab(50, 10));
   Object.assign(rows, await benchTraffic());
+  Object.assign(rows, await benchRun());
   const width = Math.max(...Object.keys(rows).map((k) => k.length));
   for (const [k, v] of Object.entries(rows)) console.log(`${k.padEnd(width)}  ${v}`);
 }
