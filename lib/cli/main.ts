@@ -5,6 +5,7 @@
  * 130 interrupted.
  */
 import { CommandError, EnvironmentError, NotFoundError, ValidationError } from '../errors.js';
+import { certifyCommand, collectCommand } from './certify-commands.js';
 import { demoCommand } from './demo-command.js';
 import { labCommand } from './lab-commands.js';
 import { runCommand } from './run-command.js';
@@ -16,6 +17,10 @@ usage:
   returnpath run [--suite ID[,ID]] [--grep RE] [--list] [--baseline OLD/results.json] [--concurrency N]
                                         run the conformance suites on the built-in lab; results in
                                         test-results/RUN-ID/ (results.json, junit.xml, report.html)
+  returnpath collect [--out FILE]       (on a node, as root) snapshot its network settings for certify
+  returnpath certify SNAPSHOT [--cni vpc-cni|vpc-cni-legacy] [--profile all|nlb-ip-targets|
+                     nlb-instance-targets|in-cluster-clients]
+                                        replay a node image's sysctls in the lab, certify its traffic paths
   returnpath demo                       reproduce seed 001 (NLB hairpin) on the built-in lab
   returnpath validate FILE              check a topology spec
   returnpath lab up FILE [--run-id ID]  build the topology in network namespaces and leave it up
@@ -36,6 +41,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       return runCommand(rest);
     case 'lab':
       return labCommand(rest);
+    case 'collect':
+      return collectCommand(rest);
+    case 'certify':
+      return certifyCommand(rest);
     case 'validate':
       return validateCommand(rest);
     case 'demo':

@@ -1,0 +1,147 @@
+import { expect } from 'chai';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { parseSnapshot, serializeSnapshot, type NodeSnapshot } from './snapshot.js';
+import { loadSnapshot, parseSysctlDump } from './snapshot-load.js';
+
+const repo = (p: string): string => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
+const sample = (p: string): string => repo(`samples/snapshots/${p}`);
+const testdata = (p: string): string => repo(`lib/certify/testdata/${p}`);
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('certify/snapshot-load', () => {
+  let tmp: string;
+  before(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'rp-certify-'));
+  });
+  after(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('loads an image tree (systemd-default sample)', async () => {
+    const s = await loadSnapshot(sample('systemd-default'));
+    expect(s.source).to.deep.equal({ kind: 'sysctl.d', path: sample('systemd-default') });
+    expect(s.kernel).to.equal(null);
+    expect(s.sysctls).to.deep.equal({});
+    expect(s.sysctlFiles.map((f) => [f.path, f.precedence])).to.deep.equal([
+      ['/usr/lib/sysctl.d/50-default.conf', 3],
+    ]);
+    const rp = s.sysctlFiles[0]?.entries.filter((e) => e.key.endsWith('rp_filter'));
+    expect(rp).to.deep.equal([
+      { key: 'net.ipv4.conf.default.rp_filter', value: '2', ignoreErrors: false, line: 25 },
+      { key: 'net.ipv4.conf.*.rp_filter', value: '2', ignoreErrors: false, line: 26 },
+      { key: 'net.ipv4.conf.all.rp_filter', value: null, ignoreErrors: true, line: 27 },
+    ]);
+  });
+
+  it('loads the hardened tree from etc/sysctl.d', async () => {
+    const s = await loadSnapshot(sample('hardened-rp-filter-1'));
+    expect(s.sysctlFiles.map((f) => f.path)).to.deep.equal(['/etc/sysctl.d/99-hardening.conf']);
+    expect(s.sysctlFiles[0]?.precedence).to.equal(0);
+  });
+
+  it('loads a flat sysctl.d directory as the image /etc/sysctl.d, *.conf only', async () => {
+    const s = await loadSnapshot(testdata('flat-sysctl.d'));
+    expect(s.sysctlFiles.map((f) => f.path)).to.deep.equal(['/etc/sysctl.d/10-rp.conf']);
+    expect(s.sysctlFiles[0]?.entries.map((e) => e.key)).to.deep.equal([
+      'net/ipv4/conf/eth1/rp_filter',
+      'net.ipv4.conf.all.src_valid_mark',
+    ]);
+    expect(s.notes?.join('\n')).to.match(/read as the image's \/etc\/sysctl\.d/);
+  });
+
+  it('loads one *.conf file', async () => {
+    const s = await loadSnapshot(testdata('flat-sysctl.d/10-rp.conf'));
+    expect(s.sysctlFiles.map((f) => f.path)).to.deep.equal(['/etc/sysctl.d/10-rp.conf']);
+  });
+
+  it('loads a sysctl -a dump: net.ipv4 kept, the rest counted', async () => {
+    const s = await loadSnapshot(sample('loose.sysctl'));
+    expect(s.source.kind).to.equal('sysctl-dump');
+    expect(s.sysctls['net.ipv4.conf.eth1.rp_filter']).to.equal('0');
+    expect(s.sysctls['net.ipv4.ip_local_port_range']).to.equal('32768\t60999');
+    expect(s.sysctls['net.ipv4.ip_local_reserved_ports']).to.equal('');
+    expect(s.sysctlsIgnored).to.equal(7);
+    expect(Object.keys(s.sysctls).every((k) => k.startsWith('net.ipv4.'))).to.equal(true);
+  });
+
+  it('loads a snapshot JSON file (amazon-linux-2023 sample) and round-trips it', async () => {
+    const s = await loadSnapshot(sample('amazon-linux-2023.json'));
+    expect(s.sample).to.match(/not collected from a real machine/);
+    expect(s.interfaces.map((i) => i.name)).to.deep.equal(['lo', 'ens5', 'ens6']);
+    expect(parseSnapshot(serializeSnapshot(s))).to.deep.equal(s);
+  });
+
+  it('rejects a malformed tree with every file:line, never a partial result', async () => {
+    const e = await rejection(loadSnapshot(testdata('bad-tree')));
+    expect(e).to.be.instanceOf(ValidationError);
+    const v = e as ValidationError;
+    const file = testdata('bad-tree/etc/sysctl.d/20-bad.conf');
+    expect(v.problems.map((p) => p.path)).to.deep.equal([`${file}:2`, `${file}:3`]);
+    expect(v.message).to.match(/allowed: "key = value"/);
+  });
+
+  it('rejects a malformed dump with line numbers and what is allowed', async () => {
+    const e = (await rejection(loadSnapshot(testdata('bad-dump.sysctl')))) as ValidationError;
+    expect(e).to.be.instanceOf(ValidationError);
+    expect(e.problems.map((p) => p.path.replace(/^.*\//, ''))).to.deep.equal([
+      'bad-dump.sysctl:2',
+      'bad-dump.sysctl:4',
+    ]);
+    expect(e.problems[0]?.message).to.match(/sysctl -a 2>\/dev\/null/);
+    expect(e.problems[1]?.message).to.match(/appears twice/);
+    expect(() => parseSysctlDump('kernel.pid_max = 1\n', 'x')).to.throw(
+      ValidationError,
+      /no net\.ipv4\.\* keys/,
+    );
+  });
+
+  it('missing input is NotFoundError; a directory without sysctl files is ValidationError', async () => {
+    expect(await rejection(loadSnapshot(path.join(tmp, 'nope')))).to.be.instanceOf(NotFoundError);
+    const empty = path.join(tmp, 'empty');
+    await mkdir(empty);
+    await writeFile(path.join(empty, 'notes.txt'), 'x');
+    const e = await rejection(loadSnapshot(empty));
+    expect(e).to.be.instanceOf(ValidationError);
+    expect(e.message).to.match(/no \*\.conf files and no image tree/);
+  });
+
+  it('records masks (symlink to /dev/null) and follows symlinks inside the tree', async () => {
+    const root = path.join(tmp, 'tree');
+    await mkdir(path.join(root, 'etc/sysctl.d'), { recursive: true });
+    await mkdir(path.join(root, 'usr/lib/sysctl.d'), { recursive: true });
+    await writeFile(
+      path.join(root, 'usr/lib/sysctl.d/50-default.conf'),
+      'net.ipv4.conf.default.rp_filter = 2\n',
+    );
+    await symlink('/dev/null', path.join(root, 'etc/sysctl.d/50-default.conf'));
+    await writeFile(path.join(root, 'etc/sysctl.conf'), 'net.ipv4.ip_forward = 1\n');
+    await symlink('../sysctl.conf', path.join(root, 'etc/sysctl.d/99-sysctl.conf'));
+    await symlink('/etc/sysctl.conf', path.join(root, 'etc/sysctl.d/98-abs.conf'));
+    await symlink('missing.conf', path.join(root, 'etc/sysctl.d/97-dangling.conf'));
+    const s: NodeSnapshot = await loadSnapshot(root);
+    const byPath = Object.fromEntries(s.sysctlFiles.map((f) => [f.path, f]));
+    expect(byPath['/etc/sysctl.d/50-default.conf']).to.deep.include({ symlink: '/dev/null', entries: [] });
+    expect(byPath['/usr/lib/sysctl.d/50-default.conf']?.overriddenBy).to.equal(
+      '/etc/sysctl.d/50-default.conf',
+    );
+    expect(byPath['/etc/sysctl.d/99-sysctl.conf']?.entries.map((e) => e.key)).to.deep.equal([
+      'net.ipv4.ip_forward',
+    ]);
+    expect(byPath['/etc/sysctl.d/98-abs.conf']?.entries).to.have.length(1);
+    expect(byPath['/etc/sysctl.conf']?.precedence).to.equal(5);
+    expect(byPath).not.to.have.property('/etc/sysctl.d/97-dangling.conf');
+    expect(s.notes?.join('\n')).to.match(/dangling symlink/);
+  });
+});
