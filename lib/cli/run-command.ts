@@ -172,7 +172,7 @@ function listCells(selected: { suite: SuiteSpec; cells: CellSpec[] }[]): void {
           .join(' ')}`,
       );
       console.log(`      ${c.title}`);
-      console.log(`      expects: ${describeCellExpect(c.expect)}`);
+      console.log(`      expects: ${describeCellExpect(c.expect, c.chaos)}`);
     }
   }
   const n = selected.reduce((s, x) => s + x.cells.length, 0);

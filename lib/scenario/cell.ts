@@ -8,6 +8,7 @@ import { expectationProblems, type Expectation } from '../verdict/index.js';
 import type { Outcome } from '../traffic/outcome.js';
 import type { DropReason } from '../evidence/attribution.js';
 import type { Configuration } from './result.js';
+import type { Fault } from '../chaos/fault.js';
 
 /** Where the flow goes. */
 export type Destination =
@@ -64,6 +65,33 @@ export interface CellExpect {
   evidence?: EvidenceExpectation[];
 }
 
+/** What a chaos cell's timeline must show. Rates are failure shares (anything but connected). */
+export interface ChaosBounds {
+  /** Failure rate outside the fault windows: at most this. */
+  outsideMax: number;
+  /** Failure rate inside the windows: at least this (the fault is seen in traffic) ... */
+  insideMin?: number;
+  /** ... and at most this (the fault is harmless to new connections). */
+  insideMax?: number;
+  /** Longest visible effect, ms. */
+  windowMsMax?: number;
+  /** From revert to steady success, ms. */
+  recoveryMsMax?: number;
+  /** Long-lived connections: how many end in each state (`all`, `some`, `none`). */
+  longLived?: Partial<Record<'survived' | 'reset' | 'timeout' | 'closed', 'all' | 'some' | 'none'>>;
+}
+
+/** A chaos cell: steady traffic along the flow while faults are applied and reverted on a schedule. */
+export interface ChaosSpec {
+  durationMs: number;
+  /** Short connections: `attempts` every `everyMs`, connect deadline `deadlineMs`. */
+  batch?: { attempts?: number; everyMs?: number; deadlineMs?: number };
+  longLived?: { connections: number; intervalMs?: number; replyTimeoutMs?: number };
+  /** Fault factories (faults keep state: a fresh one per run). */
+  faults: { atMs: number; durationMs: number; fault: () => Fault }[];
+  bounds: ChaosBounds;
+}
+
 export interface CellSpec {
   suite: string;
   id: string;
@@ -81,6 +109,8 @@ export interface CellSpec {
   explanation: string;
   /** Marks the cell [Disruptive] (it injects faults). */
   disruptive?: boolean;
+  /** A chaos cell (tagged [Chaos] and [Disruptive]); `expect.outcome` then judges the whole timeline. */
+  chaos?: ChaosSpec;
   /** Extra tags, e.g. `Chaos`. */
   extraTags?: string[];
 }
@@ -103,7 +133,8 @@ export function cellTags(cell: CellSpec): string[] {
   const e = cell.expect.outcome;
   const waits = e.outcome === 'timeout' && e.kind !== 'none';
   if (e.kind === 'rate' || waits) tags.push('Slow');
-  if (cell.disruptive) tags.push('Disruptive');
+  if (cell.chaos) tags.push('Chaos');
+  if (cell.disruptive || cell.chaos) tags.push('Disruptive');
   tags.push(...(cell.extraTags ?? []));
   return tags;
 }
@@ -177,8 +208,9 @@ export function validateSuite(suite: SuiteSpec): SuiteSpec {
 }
 
 /** One line for humans: `all connected; server sees the client; resets from netshoot`. */
-export function describeCellExpect(e: CellExpect): string {
+export function describeCellExpect(e: CellExpect, chaos?: ChaosSpec): string {
   const parts = [describeOutcome(e.outcome)];
+  if (chaos) parts.push(describeBounds(chaos.bounds));
   if (e.sourceSeen) parts.push(`server sees ${describeSource(e.sourceSeen)}`);
   for (const ev of e.evidence ?? []) parts.push(describeEvidenceExpectation(ev));
   return parts.join('; ');
@@ -193,6 +225,16 @@ function describeOutcome(e: Expectation<Outcome>): string {
     case 'rate':
       return `${e.outcome} rate in [${pct(e.min)}, ${pct(e.max)}]`;
   }
+}
+
+export function describeBounds(b: ChaosBounds): string {
+  const parts = [`failures outside the fault <= ${pct(b.outsideMax)}`];
+  if (b.insideMin !== undefined) parts.push(`inside >= ${pct(b.insideMin)}`);
+  if (b.insideMax !== undefined) parts.push(`inside <= ${pct(b.insideMax)}`);
+  if (b.windowMsMax !== undefined) parts.push(`effect <= ${b.windowMsMax} ms`);
+  if (b.recoveryMsMax !== undefined) parts.push(`recovery <= ${b.recoveryMsMax} ms`);
+  for (const [state, n] of Object.entries(b.longLived ?? {})) parts.push(`${n} long-lived ${state}`);
+  return parts.join(', ');
 }
 
 const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;

@@ -35,6 +35,7 @@ import {
   sourcesSeen,
 } from './checks.js';
 import { resolveFlow, sourceAddresses, type ResolvedFlow } from './flow.js';
+import { runChaos } from './run-chaos.js';
 import type { CellResult, CheckResult } from './result.js';
 
 export interface RunCellOptions {
@@ -117,7 +118,7 @@ function base(
     configuration: cell.configuration,
     pathWorks: cell.pathWorks,
     explanation: cell.explanation,
-    expectation: describeCellExpect(cell.expect),
+    expectation: describeCellExpect(cell.expect, cell.chaos),
     flow: `${cell.flow.from} -> ${JSON.stringify(cell.flow.to)}`,
     attempts: 0,
     counts: {},
@@ -164,6 +165,31 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
     );
     await Promise.all(topology.loadBalancers.map((lb) => new NlbControl(lab!, lb.name).settled()));
     const hosts = lab.hosts.map((h) => lab!.host(h.id));
+    if (cell.chaos) {
+      const chaos = cell.chaos;
+      const m = await measure(hosts, () => runChaos(lab!, agents!, chaos, flow), { rules: true });
+      await opts.inspect?.(lab);
+      const t = tally(m.result.outcomes);
+      const checks = [
+        outcomeCheck(judge(cell.expect.outcome, t)),
+        ...m.result.checks,
+        ...(cell.expect.evidence ?? []).map((e) => evidenceCheck(m.deltas, e)),
+      ];
+      return {
+        ...result,
+        flow: flow.label,
+        status: combine(checks),
+        reason: reasonOf(checks),
+        checks,
+        attempts: t.total,
+        counts: { ...t.counts },
+        rates: rateSummaries(t),
+        evidence: findingsOf(m.deltas),
+        reproduce: [...result.reproduce, ...m.result.reproduce],
+        timeline: m.result.timeline,
+        durationMs: Math.round(performance.now() - t0),
+      };
+    }
     const m = await measure(hosts, () => probeFlow(agents!, cell, flow), { rules: true });
     await opts.inspect?.(lab);
     const checks = checksOf(cell, topology, flow, m.result, m.deltas);

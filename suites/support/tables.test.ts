@@ -6,6 +6,9 @@ import { SUITES } from '../catalog.js';
 import { nlbHairpinSuite } from '../nlb-hairpin.cells.js';
 import { eniRpFilterSuite } from '../eni-rp-filter.cells.js';
 import { failureModel } from './derive.js';
+import type { CellSpec } from '../../lib/scenario/cell.js';
+
+const f0 = (c: CellSpec) => c.chaos!.faults[0]!.fault();
 import { example } from './documents.js';
 
 describe('suite tables', () => {
@@ -16,6 +19,7 @@ describe('suite tables', () => {
       'lb-snat-policy-routing',
       'nlb-hairpin',
       'cross-zone-collision',
+      'chaos',
     ]);
   });
 
@@ -35,7 +39,7 @@ describe('suite tables', () => {
     });
 
   it('every suite has cells where the path is broken and cells where it works', () => {
-    for (const suite of SUITES.filter((s) => s.id !== 'baseline')) {
+    for (const suite of SUITES.filter((s) => s.id !== 'baseline' && s.id !== 'chaos')) {
       expect(
         suite.cells.some((c) => c.pathWorks),
         suite.id,
@@ -56,6 +60,16 @@ describe('suite tables', () => {
     expect(cell('vpc-cni-legacy.snat-cni.rp-2.sdc-off').pathWorks).to.equal(true);
     expect(cell('vpc-cni.snat-cni.rp-1.sdc-on').pathWorks).to.equal(true);
     expect(cell('vpc-cni-legacy.snat-cni.rp-all2-eth11.sdc-off').pathWorks).to.equal(true); // max(2, 1) = loose
+  });
+
+  it('chaos cells are tagged Chaos and Disruptive and revert every fault before the traffic ends', () => {
+    const chaos = SUITES.find((s) => s.id === 'chaos')!;
+    expect(chaos.cells.length).to.be.at.least(4);
+    for (const c of chaos.cells) {
+      expect(cellTags(c)).to.include.members(['Chaos', 'Disruptive']);
+      for (const f of c.chaos!.faults) expect(f.atMs + f.durationMs).to.be.below(c.chaos!.durationMs);
+      expect(f0(c).label.length).to.be.above(5);
+    }
   });
 
   it('tags timeouts and rates as Slow', () => {

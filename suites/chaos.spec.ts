@@ -1,0 +1,4 @@
+import { chaosSuite } from './chaos.cells.js';
+import { describeSuite } from './support/describe-suite.js';
+
+describeSuite(chaosSuite);
