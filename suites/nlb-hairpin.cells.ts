@@ -19,7 +19,7 @@ interface Variant {
   policy: 'Cluster' | 'Local';
   preserveClientIp: boolean;
   /** Endpoint placement: on every node, or none on the client's node. */
-  endpoints: 'every node' | 'not on client node';
+  endpoints: 'every node' | 'none on the client node';
   crossZone: boolean;
   /** NLB zones the client resolves; undefined: every zone. */
   zones?: string[];
@@ -37,7 +37,7 @@ function seed001(v: Variant): Setup {
   const svc = named(doc['services'], 'service-nginx-demo');
   svc['externalTrafficPolicy'] = v.policy;
   if (v.policy === 'Local') svc['healthCheckNodePort'] = 32468;
-  if (v.endpoints === 'not on client node') svc['endpoints'] = ['nginx-2', 'nginx-3'];
+  if (v.endpoints === 'none on the client node') svc['endpoints'] = ['nginx-2', 'nginx-3'];
   const tg = doc['loadBalancers'][0]['targetGroups'][0];
   tg['preserveClientIp'] = v.preserveClientIp;
   if (v.targets === 'ip') {
@@ -93,7 +93,7 @@ function predict(
   const local =
     v.policy !== 'Local'
       ? ''
-      : (v.endpoints === 'not on client node'
+      : (v.endpoints === 'none on the client node'
           ? " The client's node has no endpoint, fails the Local health check (503) and gets no flows."
           : '') +
         ' With Local policy kube-proxy sends a source inside the cluster CIDR (the preserved client pod) to ' +
@@ -126,7 +126,7 @@ function cell(v: Variant): CellSpec {
     id: `seed${v.seed}.${v.id}`,
     title:
       `${v.targets} targets, ${v.policy}, preservation ${v.preserveClientIp ? 'on' : 'off'}, cross-zone ` +
-      `${v.crossZone ? 'on' : 'off'}, endpoints on ${v.endpoints}, NLB zones ${zones}: in-cluster client -> internal NLB`,
+      `${v.crossZone ? 'on' : 'off'}, endpoints on ${v.endpoints === 'every node' ? 'every node' : 'other nodes only'}, NLB zones ${zones}: in-cluster client -> internal NLB`,
     seeds: [v.seed],
     configuration: {
       seed: v.seed,
@@ -171,7 +171,7 @@ export const nlbHairpinSuite: SuiteSpec = {
       id: 'instance.cluster.no-local-endpoint',
       targets: 'instance',
       preserveClientIp: true,
-      endpoints: 'not on client node',
+      endpoints: 'none on the client node',
     },
     {
       ...base,
@@ -188,7 +188,7 @@ export const nlbHairpinSuite: SuiteSpec = {
       targets: 'instance',
       policy: 'Local',
       preserveClientIp: true,
-      endpoints: 'not on client node',
+      endpoints: 'none on the client node',
     },
     { ...base, seed: '001', id: 'ip.preserve-off', targets: 'ip', preserveClientIp: false },
     { ...base, seed: '001', id: 'ip.preserve-on', targets: 'ip', preserveClientIp: true },
