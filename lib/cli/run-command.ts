@@ -114,19 +114,18 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   });
   configureSession(session);
 
-  let interrupted = false;
+  // First signal: start no more cells, let the ones in flight finish (their faults revert, their
+  // labs come down), keep their results. Second signal: write what we have and leave at once.
+  let stopping: Promise<void> | undefined;
+  let runner: Mocha.Runner | undefined;
   const onSignal = (): void => {
-    if (interrupted) {
+    if (stopping) {
       writer.finishSync('interrupted');
       process.exit(130);
     }
-    interrupted = true;
     log('interrupted: finishing the cells in flight (again to abort; `returnpath lab clean` sweeps)');
-    void session.stop().then(async () => {
-      await writer.finish('interrupted');
-      log(`kept ${writer.snapshot().cells.length} finished cells in ${dir}`);
-      process.exit(130);
-    });
+    stopping = session.stop();
+    runner?.abort();
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   try {
@@ -136,19 +135,26 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
       mocha.addFile(join(SUITES_DIR, opts.specFor?.(suite) ?? specFile(suite.id)));
     session.start();
     await mocha.loadFilesAsync();
-    await new Promise<void>((done) => mocha.run(() => done()));
+    await new Promise<void>((done) => {
+      runner = mocha.run(() => done());
+    });
     mocha.dispose();
-    await session.drain();
+    if (!stopping) await session.drain();
+    await stopping;
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     configureSession(undefined);
   }
-  await writer.finish('complete');
+  await writer.finish(stopping ? 'interrupted' : 'complete');
   const results = writer.snapshot();
   log('');
   log(renderSummary(results, { color: process.stdout.isTTY }));
   log(`report: ${join(dir, 'report.html')}`);
   log(`junit:  ${join(dir, 'junit.xml')}`);
+  if (stopping) {
+    log(`interrupted: kept ${results.cells.length} finished cells in ${dir}`);
+    return { results, dir, exitCode: 130 };
+  }
   let exitCode = results.totals.pass === results.cells.length ? 0 : 1;
   if (baseline) {
     const cmp = compareRuns(baseline, results);
