@@ -4,8 +4,8 @@
  * schemas/certificate.schema.json is generated from this file (write-schemas.ts).
  */
 import { z } from 'zod';
-import { ValidationError } from '../errors.js';
-import { SnapshotSource, snapshotJsonSchema, zodProblem } from './snapshot.js';
+import { parseJsonText, validateWith } from '../model/zod-problems.js';
+import { SnapshotSource, snapshotJsonSchema } from './snapshot.js';
 
 export const CERTIFICATE_SCHEMA_ID = 'returnpath/certificate/v1';
 
@@ -156,21 +156,11 @@ export function buildCertificate(input: CertificateInput): Certificate {
 }
 
 export function validateCertificate(data: unknown, source = 'certificate'): Certificate {
-  const parsed = Certificate.safeParse(data, { reportInput: true });
-  if (!parsed.success) throw new ValidationError(source, parsed.error.issues.map(zodProblem));
-  return parsed.data;
+  return validateWith(Certificate, data, source);
 }
 
 export function parseCertificate(text: string, source = 'certificate'): Certificate {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new ValidationError(source, [
-      { path: '', value: '(file)', message: `not JSON: ${(e as Error).message}` },
-    ]);
-  }
-  return validateCertificate(data, source);
+  return validateCertificate(parseJsonText(text, source), source);
 }
 
 export function serializeCertificate(c: Certificate): string {

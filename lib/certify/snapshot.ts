@@ -7,8 +7,8 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { ValidationError, type ValidationProblem } from '../errors.js';
-import { renderPath } from '../model/topology.js';
+import { parseJsonText, validateWith } from '../model/zod-problems.js';
+export { zodProblem } from '../model/zod-problems.js';
 
 export const SNAPSHOT_SCHEMA_ID = 'returnpath/snapshot/v1';
 
@@ -138,22 +138,12 @@ export type NodeSnapshot = z.infer<typeof NodeSnapshot>;
 
 /** Validate a parsed snapshot; throws ValidationError with every problem and its path. */
 export function validateSnapshot(data: unknown, source = 'snapshot'): NodeSnapshot {
-  const parsed = NodeSnapshot.safeParse(data, { reportInput: true });
-  if (!parsed.success) throw new ValidationError(source, parsed.error.issues.map(zodProblem));
-  return parsed.data;
+  return validateWith(NodeSnapshot, data, source);
 }
 
 /** Parse snapshot JSON text (as `returnpath collect` writes it). */
 export function parseSnapshot(text: string, source = 'snapshot'): NodeSnapshot {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new ValidationError(source, [
-      { path: '', value: '(file)', message: `not JSON: ${(e as Error).message}` },
-    ]);
-  }
-  return validateSnapshot(data, source);
+  return validateSnapshot(parseJsonText(text, source), source);
 }
 
 /** The snapshot as JSON text, stable key order as the schema lists them. */
@@ -174,22 +164,3 @@ export function snapshotJsonSchema(): Record<string, unknown> {
 }
 
 /** A zod issue as a ValidationProblem: path, offending value, what is allowed. */
-export function zodProblem(issue: z.core.$ZodIssue): ValidationProblem {
-  const p = renderPath(issue.path);
-  const input = (issue as { input?: unknown }).input;
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys.map((k) => `"${k}"`).join(', ');
-    return { path: p, value: keys, message: `unknown key(s) ${keys}; check the spelling against the schema` };
-  }
-  if (issue.code === 'invalid_key') {
-    const inner = issue.issues[0]?.message ?? issue.message;
-    return { path: p, value: render(input), message: `invalid key: ${inner}` };
-  }
-  return { path: p, value: input === undefined ? '(missing)' : render(input), message: issue.message };
-}
-
-function render(value: unknown): string {
-  if (value === undefined) return '(missing)';
-  const s = JSON.stringify(value) ?? String(value);
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}

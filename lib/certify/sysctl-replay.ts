@@ -10,7 +10,7 @@
 import { ValidationError, type ValidationProblem } from '../errors.js';
 import { NodeSysctls } from '../model/schema.js';
 import type { NodeSnapshot } from './snapshot.js';
-import { zodProblem } from './snapshot.js';
+import { zodProblem } from '../model/zod-problems.js';
 import {
   CONF_KNOBS,
   kernelDefault,

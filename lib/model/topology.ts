@@ -4,7 +4,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
 import { ValidationError, type ValidationProblem } from '../errors.js';
 import {
   cidrContains,
@@ -17,6 +16,8 @@ import {
   type Cidr,
 } from './ip.js';
 import { TopologySpec, type CniSpec, type NodeSysctls } from './schema.js';
+import { renderValue, validateWith } from './zod-problems.js';
+export { renderPath } from './zod-problems.js';
 
 export interface Subnet {
   name: string;
@@ -171,45 +172,13 @@ export function parseTopology(text: string, source = 'topology'): Topology {
 }
 
 export function validateTopology(data: unknown, source = 'topology'): Topology {
-  const parsed = TopologySpec.safeParse(data, { reportInput: true });
-  if (!parsed.success) throw new ValidationError(source, parsed.error.issues.map(zodProblem));
+  const spec = validateWith(TopologySpec, data, source);
   const problems: ValidationProblem[] = [];
-  const topology = resolve(parsed.data, (path, value, message) =>
-    problems.push({ path, value: render(value), message }),
+  const topology = resolve(spec, (path, value, message) =>
+    problems.push({ path, value: renderValue(value), message }),
   );
   if (problems.length > 0) throw new ValidationError(source, problems);
   return topology;
-}
-
-export function renderPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)),
-    '',
-  );
-}
-
-function render(value: unknown): string {
-  if (value === undefined) return '(missing)';
-  const s = JSON.stringify(value) ?? String(value);
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}
-
-function zodProblem(issue: z.core.$ZodIssue): ValidationProblem {
-  const path = renderPath(issue.path);
-  const input = (issue as { input?: unknown }).input;
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys.map((k) => `"${k}"`).join(', ');
-    const allowed = input && typeof input === 'object' ? '' : '';
-    return {
-      path,
-      value: keys,
-      message: `unknown key(s) ${keys}${allowed}; check the spelling against the schema`,
-    };
-  }
-  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-    return { path, value: render(input), message: issue.message };
-  }
-  return { path, value: input === undefined ? '(missing)' : render(input), message: issue.message };
 }
 
 type Report = (path: string, value: unknown, message: string) => void;

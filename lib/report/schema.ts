@@ -6,7 +6,7 @@
  * optional fields still loads as a baseline.
  */
 import { z } from 'zod';
-import { ValidationError, type ValidationProblem } from '../errors.js';
+import { parseJsonText, validateWith } from '../model/zod-problems.js';
 import type {
   CellResult,
   CheckResult,
@@ -169,15 +169,7 @@ export type _SchemasInSync = Assert<
 
 /** Parse results.json text. Throws ValidationError naming `source` and every problem with its path. */
 export function parseResults(text: string, source = 'results.json'): RunResults {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new ValidationError(source, [
-      { path: '', value: describeText(text), message: `not JSON: ${(e as Error).message}` },
-    ]);
-  }
-  return validateResults(data, source);
+  return validateResults(parseJsonText(text, source), source);
 }
 
 /** Validate parsed data as RunResults (unknown keys dropped). */
@@ -196,9 +188,7 @@ export function validateRunHeader(data: unknown, source = 'run header'): RunHead
 }
 
 function check<S extends z.ZodType>(schema: S, data: unknown, source: string): z.infer<S> {
-  const parsed = schema.safeParse(data, { reportInput: true });
-  if (!parsed.success) throw new ValidationError(source, parsed.error.issues.map(issueProblem));
-  return parsed.data;
+  return validateWith(schema, data, source);
 }
 
 /** The JSON Schema (draft 2020-12) of results.json. */
@@ -213,28 +203,4 @@ export function resultsJsonSchema(): Record<string, unknown> {
       '(verdict, counts, rates with 95% intervals, checks, evidence, reproduce commands).',
     ...rest,
   };
-}
-
-function issueProblem(issue: z.core.$ZodIssue): ValidationProblem {
-  const input = (issue as { input?: unknown }).input;
-  return { path: renderPath(issue.path), value: renderValue(input), message: issue.message };
-}
-
-/** `cells[3].rates.timeout.low` */
-function renderPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)),
-    '',
-  );
-}
-
-function renderValue(value: unknown): string {
-  if (value === undefined) return '(missing)';
-  const s = JSON.stringify(value) ?? String(value);
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}
-
-function describeText(text: string): string {
-  if (text.trim() === '') return '(empty)';
-  return renderValue(text.trimStart().slice(0, 40));
 }

@@ -4,7 +4,7 @@
  * and explains the mechanism. The suites build tables of cells; the runner measures them.
  */
 import { ValidationError, type ValidationProblem } from '../errors.js';
-import { expectationProblems, type Expectation } from '../verdict/index.js';
+import { describeExpectation, expectationProblems, percent, type Expectation } from '../verdict/index.js';
 import type { Outcome } from '../traffic/outcome.js';
 import type { DropReason } from '../evidence/attribution.js';
 import type { Configuration } from './result.js';
@@ -209,22 +209,11 @@ export function validateSuite(suite: SuiteSpec): SuiteSpec {
 
 /** One line for humans: `all connected; server sees the client; resets from netshoot`. */
 export function describeCellExpect(e: CellExpect, chaos?: ChaosSpec): string {
-  const parts = [describeOutcome(e.outcome)];
+  const parts = [describeExpectation(e.outcome)];
   if (chaos) parts.push(describeBounds(chaos.bounds));
   if (e.sourceSeen) parts.push(`server sees ${describeSource(e.sourceSeen)}`);
   for (const ev of e.evidence ?? []) parts.push(describeEvidenceExpectation(ev));
   return parts.join('; ');
-}
-
-function describeOutcome(e: Expectation<Outcome>): string {
-  switch (e.kind) {
-    case 'all':
-      return `all ${e.outcome}`;
-    case 'none':
-      return `no ${e.outcome}`;
-    case 'rate':
-      return `${e.outcome} rate in [${pct(e.min)}, ${pct(e.max)}]`;
-  }
 }
 
 export function describeBounds(b: ChaosBounds): string {
@@ -237,7 +226,7 @@ export function describeBounds(b: ChaosBounds): string {
   return parts.join(', ');
 }
 
-const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
+const pct = percent;
 
 export function describeSource(s: SourceSeen): string {
   if (s === 'client') return 'the client';

@@ -1,8 +1,9 @@
 /** Pure judgement of a chaos cell's timeline against its bounds, and of the fingerprints around it. */
+import { percent } from '../verdict/index.js';
 import type { ChaosBounds } from './cell.js';
 import type { CheckResult, Timeline } from './result.js';
 
-const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
+const pct = percent;
 
 function bound(
   name: string,

@@ -165,16 +165,13 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
     );
     await Promise.all(topology.loadBalancers.map((lb) => new NlbControl(lab!, lb.name).settled()));
     const hosts = lab.hosts.map((h) => lab!.host(h.id));
-    if (cell.chaos) {
-      const chaos = cell.chaos;
-      const m = await measure(hosts, () => runChaos(lab!, agents!, chaos, flow), { rules: true });
-      await opts.inspect?.(lab);
-      const t = tally(m.result.outcomes);
-      const checks = [
-        outcomeCheck(judge(cell.expect.outcome, t)),
-        ...m.result.checks,
-        ...(cell.expect.evidence ?? []).map((e) => evidenceCheck(m.deltas, e)),
-      ];
+    const done = (
+      checks: CheckResult[],
+      outcomes: string[],
+      deltas: readonly HostDelta[],
+      extra: Partial<CellResult>,
+    ): CellResult => {
+      const t = tally(outcomes);
       return {
         ...result,
         flow: flow.label,
@@ -184,30 +181,35 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
         attempts: t.total,
         counts: { ...t.counts },
         rates: rateSummaries(t),
-        evidence: findingsOf(m.deltas),
-        reproduce: [...result.reproduce, ...m.result.reproduce],
-        timeline: m.result.timeline,
+        evidence: findingsOf(deltas),
+        ...extra,
+        reproduce: [...result.reproduce, ...(extra.reproduce ?? [])],
         durationMs: Math.round(performance.now() - t0),
       };
+    };
+    if (cell.chaos) {
+      const chaos = cell.chaos;
+      const m = await measure(hosts, () => runChaos(lab!, agents!, chaos, flow), { rules: true });
+      await opts.inspect?.(lab);
+      const checks = [
+        outcomeCheck(judge(cell.expect.outcome, tally(m.result.outcomes))),
+        ...m.result.checks,
+        ...(cell.expect.evidence ?? []).map((e) => evidenceCheck(m.deltas, e)),
+      ];
+      return done(checks, m.result.outcomes, m.deltas, {
+        reproduce: m.result.reproduce,
+        timeline: m.result.timeline,
+      });
     }
     const m = await measure(hosts, () => probeFlow(agents!, cell, flow), { rules: true });
     await opts.inspect?.(lab);
     const checks = checksOf(cell, topology, flow, m.result, m.deltas);
-    const t = tally(m.result.attempts.map((a) => a.outcome));
-    return {
-      ...result,
-      flow: flow.label,
-      status: combine(checks),
-      reason: reasonOf(checks),
+    return done(
       checks,
-      attempts: t.total,
-      counts: { ...t.counts },
-      rates: rateSummaries(t),
-      sourcesSeen: sourcesSeen(m.result.attempts),
-      evidence: findingsOf(m.deltas),
-      reproduce: [...result.reproduce, m.result.reproduce],
-      durationMs: Math.round(performance.now() - t0),
-    };
+      m.result.attempts.map((a) => a.outcome),
+      m.deltas,
+      { sourcesSeen: sourcesSeen(m.result.attempts), reproduce: [m.result.reproduce] },
+    );
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     return {

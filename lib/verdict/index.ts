@@ -2,6 +2,7 @@ export { wilson, Z95, type Interval } from './wilson.js';
 export {
   describeExpectation,
   expectationProblems,
+  percent,
   validateExpectation,
   type Expectation,
 } from './expectation.js';
