@@ -1,6 +1,6 @@
 /**
- * A suite's cells laid out as a matrix: rows are every combination of the values seen for the
- * row keys, columns the same for the column keys. A key a cell lacks counts as its own value
+ * A suite's cells laid out as a matrix: rows are the combinations of the row keys' values that
+ * some cell has (in sorted order), columns the same for the column keys. A key a cell lacks counts as its own value
  * (shown as —). Cells that differ only in other keys share a position.
  */
 import type { CellResult, ConfigValue } from '../scenario/result.js';
@@ -53,15 +53,18 @@ function valueAt(cell: CellResult, key: string): ConfigValue | undefined {
   return Object.hasOwn(cell.configuration, key) ? cell.configuration[key] : undefined;
 }
 
-/** The cartesian product of the values seen per key, each key's values sorted. */
+/** The combinations some cell has, ordered as the cartesian product of each key's sorted values. */
 function combinations(keys: readonly string[], cells: readonly CellResult[]): Combo[] {
-  return keys.reduce<Combo[]>(
-    (combos, key) => {
-      const values = distinct(cells.map((c) => valueAt(c, key)));
-      return combos.flatMap((combo) => values.map((v) => [...combo, v]));
-    },
-    [[]],
-  );
+  const present = new Set(cells.map((c) => comboId(comboOf(keys, c))));
+  return keys
+    .reduce<Combo[]>(
+      (combos, key) => {
+        const values = distinct(cells.map((c) => valueAt(c, key)));
+        return combos.flatMap((combo) => values.map((v) => [...combo, v]));
+      },
+      [[]],
+    )
+    .filter((combo) => present.has(comboId(combo)));
 }
 
 function distinct(values: (ConfigValue | undefined)[]): (ConfigValue | undefined)[] {
