@@ -10,6 +10,7 @@
  */
 import type { CellSpec, SuiteSpec } from '../lib/scenario/cell.js';
 import { example, named } from './support/documents.js';
+import { allTimeOut, rpFilterDrop, rpMode, sourceDestCheckDrop } from './support/expect.js';
 
 const SUITE = 'eni-rp-filter';
 const SEEDS = ['000'];
@@ -26,15 +27,13 @@ interface Config {
   sourceDestCheck: boolean;
 }
 
-const modeName = (v: number): string => ['off', 'strict', 'loose'][v]!;
-
 /** What the kernel does with this configuration, and why. */
 function predict(c: Config): Pick<CellSpec, 'expect' | 'pathWorks' | 'explanation'> {
   const effective = Math.max(c.all, c.eth1);
   const rpText =
     c.all === c.eth1
-      ? `rp_filter=${effective} (${modeName(effective)})`
-      : `rp_filter ${modeName(effective)} (max of conf/all=${c.all} and conf/eth1=${c.eth1})`;
+      ? `rp_filter=${effective} (${rpMode(effective)})`
+      : `rp_filter ${rpMode(effective)} (max of conf/all=${c.all} and conf/eth1=${c.eth1})`;
   const replyViaMain = c.cni === 'vpc-cni-legacy' && !c.externalSNAT;
   if (!replyViaMain) {
     const who =
@@ -52,10 +51,7 @@ function predict(c: Config): Pick<CellSpec, 'expect' | 'pathWorks' | 'explanatio
   if (effective === 1) {
     return {
       pathWorks: false,
-      expect: {
-        outcome: { kind: 'all', outcome: 'timeout' },
-        evidence: [{ kind: 'drop', host: NODE, reason: 'rp_filter' }],
-      },
+      expect: allTimeOut(rpFilterDrop(NODE)),
       explanation:
         'The legacy CNI (<= 1.7) sends pod traffic to its ENI table only for VPC destinations, so the reverse ' +
         `path to 203.0.113.10 is eth0; the SYN arrived on eth1 and ${rpText} drops it (TcpExtIPReversePathFilter).`,
@@ -64,10 +60,7 @@ function predict(c: Config): Pick<CellSpec, 'expect' | 'pathWorks' | 'explanatio
   if (c.sourceDestCheck) {
     return {
       pathWorks: false,
-      expect: {
-        outcome: { kind: 'all', outcome: 'timeout' },
-        evidence: [{ kind: 'drop', host: 'fabric', reason: 'source-dest-check', eni: `${NODE}/eth0` }],
-      },
+      expect: allTimeOut(sourceDestCheckDrop(`${NODE}/eth0`)),
       explanation:
         `${rpText[0]!.toUpperCase()}${rpText.slice(1)} lets the SYN in on eth1, but the legacy CNI routes the reply to the ` +
         "internet through main, out of eth0, with the pod's eth1 address as source: the ENI source/destination " +

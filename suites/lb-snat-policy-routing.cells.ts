@@ -6,6 +6,7 @@
  */
 import type { CellSpec, SuiteSpec } from '../lib/scenario/cell.js';
 import { example, named } from './support/documents.js';
+import { allTimeOut, rpFilterDrop, rpMode, sourceDestCheckDrop } from './support/expect.js';
 
 const SUITE = 'lb-snat-policy-routing';
 const SEEDS = ['002'];
@@ -16,8 +17,6 @@ interface Config {
   fix: boolean;
   sourceDestCheck: boolean;
 }
-
-const modeName = (v: number): string => ['off', 'strict', 'loose'][v]!;
 
 function predict(c: Config): Pick<CellSpec, 'expect' | 'pathWorks' | 'explanation'> {
   const works = {
@@ -30,7 +29,7 @@ function predict(c: Config): Pick<CellSpec, 'expect' | 'pathWorks' | 'explanatio
       explanation:
         "The fix routes what kube-proxy marked for masquerade (0x4000) by main, out of eth0 with eth0's address, " +
         `and restores the mark on the reply; with src_valid_mark the reverse-path check on eth0 uses it, so rp_filter=${c.rp} ` +
-        `(${modeName(c.rp)}) accepts the SYN-ACK${c.sourceDestCheck ? " and the source/destination check sees eth0's own address" : ''}.`,
+        `(${rpMode(c.rp)}) accepts the SYN-ACK${c.sourceDestCheck ? " and the source/destination check sees eth0's own address" : ''}.`,
     };
   }
   const walk =
@@ -39,20 +38,14 @@ function predict(c: Config): Pick<CellSpec, 'expect' | 'pathWorks' | 'explanatio
   if (c.sourceDestCheck) {
     return {
       pathWorks: false,
-      expect: {
-        outcome: { kind: 'all', outcome: 'timeout' },
-        evidence: [{ kind: 'drop', host: 'fabric', reason: 'source-dest-check', eni: `${NODE}/eth1` }],
-      },
+      expect: allTimeOut(sourceDestCheckDrop(`${NODE}/eth1`)),
       explanation: `${walk} With the source/destination check on, the VPC drops a packet leaving eth1 with eth0's address.`,
     };
   }
   if (c.rp === 1) {
     return {
       pathWorks: false,
-      expect: {
-        outcome: { kind: 'all', outcome: 'timeout' },
-        evidence: [{ kind: 'drop', host: NODE, reason: 'rp_filter' }],
-      },
+      expect: allTimeOut(rpFilterDrop(NODE)),
       explanation:
         `${walk} The SYN-ACK comes back to eth0's address on eth0; after un-NAT its reverse path (to the pod, ` +
         'via rule 2000) is eth1, so strict rp_filter on eth0 drops it.',
@@ -61,7 +54,7 @@ function predict(c: Config): Pick<CellSpec, 'expect' | 'pathWorks' | 'explanatio
   return {
     ...works,
     explanation:
-      `${walk} The SYN-ACK returns on eth0 and rp_filter=${c.rp} (${modeName(c.rp)}) does not insist on the same ` +
+      `${walk} The SYN-ACK returns on eth0 and rp_filter=${c.rp} (${rpMode(c.rp)}) does not insist on the same ` +
       'interface, so the asymmetric path works.',
   };
 }
