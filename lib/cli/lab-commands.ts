@@ -7,7 +7,7 @@ import { RUN_ID } from '../lab/plan.js';
 import { listRunStates, processAlive } from '../lab/state.js';
 import { loadTopology } from '../model/topology.js';
 import { labContributors } from '../lab/contributors.js';
-import { dumpLab } from '../lab/dump.js';
+import { dumpLab } from './lab-dump.js';
 import { parseArgs, usage, type ParsedArgs } from './args.js';
 
 export async function labCommand(argv: readonly string[]): Promise<number> {

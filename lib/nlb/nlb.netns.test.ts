@@ -4,7 +4,7 @@ import { whoSentResets } from '../evidence/attribution.js';
 import { measure } from '../evidence/probe.js';
 import { LabAgents } from '../lab/agents.js';
 import { labContributors } from '../lab/contributors.js';
-import { dumpLab } from '../lab/dump.js';
+import { dumpLab } from '../cli/lab-dump.js';
 import { Lab } from '../lab/lab.js';
 import { requireLab } from '../lab/test-support.js';
 import type { TopologyInput } from '../model/schema.js';
