@@ -22,6 +22,9 @@ export interface PathDef {
   cell: string;
   /** The cell's topology keeps its own CNI (a path specific to another CNI). */
   ownCni?: boolean;
+  /** The path's own packet walk and fix, added to what the evidence says when it fails. */
+  walk?: string;
+  fix?: string;
   adapt?: (doc: Doc) => void;
 }
 
@@ -75,6 +78,12 @@ export const PATHS: readonly PathDef[] = [
     title: 'pod on an address-less ENI (ENI policy-routing CNI) -> LoadBalancer IP through masquerade',
     cell: 'lb-snat-policy-routing/rp-0.fix-off.sdc-off',
     ownCni: true,
+    walk:
+      "Rule 2000 routes the pod's SYN out of the address-less eth1 before kube-proxy's masquerade takes eth0's " +
+      'address, so the SYN-ACK arrives on eth0.',
+    fix:
+      'or the mark-based return fix: route what kube-proxy marks 0x4000 by main, restore the connmark on every ' +
+      'packet, net.ipv4.conf.eth0.src_valid_mark=1',
   },
 ];
 
@@ -247,6 +256,17 @@ export function explainFailure(
   };
 }
 
+function withWalk(
+  def: PathDef,
+  e: Pick<CertificatePath, 'mechanism' | 'fix'>,
+): Pick<CertificatePath, 'mechanism' | 'fix'> {
+  const fix = [e.fix, def.fix].filter(Boolean).join('; ');
+  return {
+    ...(e.mechanism !== undefined && { mechanism: def.walk ? `${def.walk} ${e.mechanism}` : e.mechanism }),
+    ...(fix && { fix }),
+  };
+}
+
 export function pathResult(
   def: PathDef,
   r: CellResult | undefined,
@@ -268,7 +288,8 @@ export function pathResult(
     title: def.title,
     status,
     // A path that keeps its own CNI (e.g. the ENI policy-routing one) is explained with that CNI.
-    ...(status === 'unsupported' && explainFailure(r, String(r.configuration['cni'] ?? cni), image)),
+    ...(status === 'unsupported' &&
+      withWalk(def, explainFailure(r, String(r.configuration['cni'] ?? cni), image))),
     ...(status === 'error' && { mechanism: `could not be decided: ${r.reason}` }),
     cells: [{ suite: r.suite, id: r.id, status: r.status }],
     evidence: [
