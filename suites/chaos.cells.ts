@@ -6,9 +6,11 @@
  * after: a cell fails if anything is left changed.
  */
 import { conntrackFlush } from '../lib/chaos/faults/conntrack.js';
+import { packetLoss } from '../lib/chaos/faults/impair.js';
+import { kubeProxyWipe } from '../lib/chaos/faults/kube-proxy.js';
 import { deregister, nlbNodeLoss } from '../lib/chaos/faults/nlb.js';
 import { linkDown, wipeRules } from '../lib/chaos/faults/routing.js';
-import { rpFilter } from '../lib/chaos/faults/sysctl.js';
+import { rpFilter, sourcePortExhaustion } from '../lib/chaos/faults/sysctl.js';
 import type { CellSpec, SuiteSpec } from '../lib/scenario/cell.js';
 import { example, named, type Doc } from './support/documents.js';
 
@@ -214,6 +216,77 @@ const cells: CellSpec[] = [
       'Every open connection loses its NAT state on the NLB node, and the NLB answers packets of flows it no longer ' +
       'knows with a reset (as after its idle timeout): all long-lived connections are reset, handshakes in flight ' +
       'fail, connections opened after the flush are unaffected.',
+  },
+  {
+    suite: SUITE,
+    id: 'kube-proxy-wiped',
+    title: "kube-proxy's rules removed and re-synced on a node (NodePort from the internet, seed 003)",
+    seeds: ['003'],
+    configuration: { fault: 'kube-proxy rules removed on node-a', seed: '003' },
+    topology: example('seed-003-baseline'),
+    flow: { from: 'laptop', to: { service: 'demo/web', via: 'nodePort', node: 'node-a' } },
+    chaos: {
+      durationMs: DURATION,
+      batch: BATCH,
+      faults: [{ atMs: 1000, durationMs: 1500, fault: () => kubeProxyWipe('node-a') }],
+      bounds: { outsideMax: 0.05, insideMin: 0.5, recoveryMsMax: 1500 },
+    },
+    expect: { outcome: mostlyConnected },
+    pathWorks: true,
+    explanation:
+      'Without KUBE-SERVICES / KUBE-NODEPORTS nothing translates the NodePort: the node itself answers (no listener) or ' +
+      'drops, and every new connection fails until kube-proxy re-syncs its rules.',
+  },
+  {
+    suite: SUITE,
+    id: 'packet-loss.eni',
+    title:
+      "30% of packets lost on the way into a node's secondary ENI (iptables statistic; seed 000 node, vpc-cni)",
+    seeds: ['000'],
+    configuration: { fault: '30% loss in on node-1/eth1', seed: '000' },
+    topology: seed000('vpc-cni', 1, true),
+    flow: { from: 'curl-loop', to: { nlb: 'web-nlb', port: 80 } },
+    chaos: {
+      durationMs: DURATION,
+      batch: BATCH,
+      faults: [{ atMs: 1000, durationMs: 2000, fault: () => packetLoss('node-1', 'eth1', 0.3, 'in') }],
+      bounds: { outsideMax: 0.05, insideMin: 0.1, insideMax: 0.6 },
+    },
+    expect: { outcome: mostlyConnected },
+    pathWorks: true,
+    explanation:
+      'A lost SYN is retransmitted only after 1 s, past the 250 ms connect deadline: about the loss rate of new ' +
+      'connections fail while it lasts (netem is not available; the loss is an iptables statistic match).',
+  },
+  {
+    suite: SUITE,
+    id: 'source-port-exhaustion',
+    title: "a client's ephemeral ports used up towards the NLB (seed 001 topology, ip targets)",
+    seeds: ['001'],
+    configuration: { fault: 'ip_local_port_range 40000-40015 held on netshoot', seed: '001' },
+    topology: seed001(),
+    flow: { from: 'netshoot', to: { nlb: 'nginx-nlb', port: 80 } },
+    chaos: {
+      durationMs: DURATION,
+      batch: BATCH,
+      faults: [
+        {
+          atMs: 1000,
+          durationMs: 1500,
+          fault: () =>
+            sourcePortExhaustion('netshoot', {
+              range: [40000, 40015],
+              hold: { host: '192.168.28.103', port: 80 },
+            }),
+        },
+      ],
+      bounds: { outsideMax: 0.05, insideMin: 0.5, recoveryMsMax: 1500 },
+    },
+    expect: { outcome: mostlyConnected },
+    pathWorks: true,
+    explanation:
+      'With every port of the narrowed range holding a connection to the same NLB address and port, connect() fails ' +
+      'at once (EADDRNOTAVAIL) until the range is widened again; other destinations would still connect.',
   },
 ];
 
