@@ -81,7 +81,15 @@ describe('chaos: timelines (real namespaces)', function () {
       'conntrack flushed on nlb/web-nlb/az-a',
       'rp_filter=1 on node-1/eth1',
     ]);
-    expect(t.longLived).to.deep.equal({ 'll-0': 'reset', 'll-1': 'reset' });
+    // None survives; the client usually sees the NLB's RST, and rarely (an RST racing the echo the
+    // target had in flight) the socket ends without an error.
+    const ends = Object.values(t.longLived ?? {});
+    expect(ends).to.have.length(2);
+    expect(
+      ends.every((e) => e === 'reset' || e === 'closed'),
+      JSON.stringify(t.longLived),
+    ).to.equal(true);
+    expect(ends).to.include('reset');
     // A handshake in flight when the NLB node forgets it fails too: the client's ACK draws a RST
     // (reset), or the target's SYN-ACK does and the client waits for it (timeout).
     const w0 = t.windows[0]!;
