@@ -50,15 +50,22 @@ function newRunId(now = new Date()): string {
 
 const STATUS = { pass: 'pass', fail: 'FAIL', inconclusive: 'INCONCLUSIVE', error: 'ERROR' } as const;
 
+/** `connected 100%`, or the commonest other outcome: `timeout 33%`. */
+function mainRate(r: CellResult): string {
+  const failures = Object.entries(r.counts)
+    .filter(([o]) => o !== 'connected')
+    .sort((a, b) => b[1] - a[1]);
+  const [outcome, count] = failures[0] ?? ['connected', r.counts['connected'] ?? 0];
+  return r.attempts
+    ? `${outcome} ${Math.round((count / r.attempts) * 100)}% of ${r.attempts}`
+    : 'no attempts';
+}
+
 function progressLine(r: CellResult, n: number, total: number, elapsedMs: number): string {
   const width = String(total).length;
-  const main = r.rates[r.counts['connected'] === r.attempts ? 'connected' : 'timeout'];
-  const rate = main
-    ? ` ${main === r.rates['timeout'] ? 'timeout' : 'connected'} ${Math.round(main.rate * 100)}%`
-    : '';
   return (
     `[${String(n).padStart(width)}/${total}] ${STATUS[r.status].padEnd(4)} ${r.suite}/${r.id}` +
-    ` (${(r.durationMs / 1000).toFixed(1)} s,${rate} of ${r.attempts}) elapsed ${(elapsedMs / 1000).toFixed(1)} s` +
+    ` (${(r.durationMs / 1000).toFixed(1)} s, ${mainRate(r)}) elapsed ${(elapsedMs / 1000).toFixed(1)} s` +
     (r.status === 'pass' ? '' : `\n      ${r.reason}`)
   );
 }
