@@ -6,10 +6,12 @@
  * Exit codes: 0 every selected cell passed (with --baseline: no regression); 1 some cell did not
  * pass (with --baseline: some cell regressed); 2 bad input; 3 the lab cannot run here; 130 interrupted.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Mocha from 'mocha';
+import { stringify as stringifyYaml } from 'yaml';
 import { EnvironmentError } from '../errors.js';
 import { labUnavailable } from '../lab/test-support.js';
 import { compareRuns, loadResults, renderChanges, renderSummary, ResultsWriter } from '../report/index.js';
@@ -110,9 +112,18 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
 
   const t0 = performance.now();
   let finished = 0;
+  const topologies = join(dir, 'topologies');
+  await mkdir(topologies, { recursive: true });
   const session = new Session({
     cells,
     concurrency: opts.concurrency,
+    cellOptions: () => ({
+      saveTopology: async (cell) => {
+        const file = join(topologies, `${cell.suite}.${cell.id}.yaml`);
+        await writeFile(file, stringifyYaml(cell.topology));
+        return file;
+      },
+    }),
     ...opts.session,
     onResult: async (r) => {
       await writer.add(r);

@@ -41,8 +41,14 @@ import type { CellResult, CheckResult } from './result.js';
 export interface RunCellOptions {
   runner?: CommandRunner;
   contributors?: readonly PlanContributor[];
-  /** Extra reproduce lines (e.g. where the cell's topology was saved). */
+  /** Extra reproduce lines. */
   reproduce?: string[];
+  /**
+   * Saves the cell's topology document and returns the file's path: the result then says how to
+   * bring the same lab up again (`returnpath lab up FILE --run-id ID`), which makes the probe's own
+   * reproduce line (it names the run's namespaces) work as printed.
+   */
+  saveTopology?: (cell: CellSpec) => Promise<string>;
   /** Called with the live lab after the probe, before teardown (tests, `--keep` style inspection). */
   inspect?: (lab: Lab) => Promise<void>;
 }
@@ -164,6 +170,8 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
       { retries: 2, minTimeout: 200 },
     );
     await Promise.all(topology.loadBalancers.map((lb) => new NlbControl(lab!, lb.name).settled()));
+    if (opts.saveTopology)
+      result.reproduce.push(`returnpath lab up ${await opts.saveTopology(cell)} --run-id ${lab.runId}`);
     const hosts = lab.hosts.map((h) => lab!.host(h.id));
     const done = (
       checks: CheckResult[],
