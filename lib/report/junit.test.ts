@@ -23,10 +23,11 @@ describe('JUnit report', () => {
     );
   });
 
-  it('names test cases by title and tags, in the suite as class', () => {
-    const xml = renderJunit(sampleRun([chaosCell()]));
+  it('names test cases as the mocha tests are titled (id, title, tags), in the suite as class', () => {
+    const cell = chaosCell();
+    const xml = renderJunit(sampleRun([cell]));
     expect(xml).to.contain(
-      '<testcase classname="returnpath.nlb-hairpin" name="rp_filter flipped under load [chaos] [Disruptive]" time="6.100">',
+      `<testcase classname="returnpath.nlb-hairpin" name="${cell.id}: rp_filter flipped under load [chaos] [Disruptive]" time="6.100">`,
     );
   });
 
@@ -39,10 +40,10 @@ describe('JUnit report', () => {
     );
   });
 
-  it('tells apart cells that share a title', () => {
+  it('tells apart cells that share a title by their id', () => {
     const xml = renderJunit(sampleRun([rpFilterCell({ id: 'a' }), rpFilterCell({ id: 'b' })]));
-    expect(xml).to.match(/name="NLB to a pod on eth1, [^"]* \[conformance\] \(a\)"/);
-    expect(xml).to.match(/name="NLB to a pod on eth1, [^"]* \[conformance\] \(b\)"/);
+    expect(xml).to.match(/name="a: NLB to a pod on eth1, [^"]* \[conformance\]"/);
+    expect(xml).to.match(/name="b: NLB to a pod on eth1, [^"]* \[conformance\]"/);
   });
 
   it('escapes markup and drops what XML cannot carry', () => {
@@ -55,7 +56,7 @@ describe('JUnit report', () => {
     });
     const xml = renderJunit(sampleRun([hostile]));
     expect(xml).to.contain(
-      'name="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &apos;q&apos; [conformance]"',
+      'name="evil: &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &apos;q&apos; [conformance]"',
     );
     expect(xml).to.contain('<failure message="line one&#10;line &quot;two&quot; red" type="fail">');
     expect(xml).to.contain(']]&gt; &lt;![CDATA[   ok');

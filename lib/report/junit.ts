@@ -53,12 +53,9 @@ function testsuite(id: string, cells: readonly CellResult[]): string {
     ...(cells[0] ? { timestamp: cells[0].startedAt } : {}),
   };
   if (cells.length === 0) return `  <testsuite${attributes(attrs)}/>`;
-  const names = cells.map(titleWithTags);
-  const cases = cells.map((c, i) => {
-    // CI tools merge test cases of the same name: tell cells with the same title apart by id.
-    const shared = names.indexOf(names[i]!) !== names.lastIndexOf(names[i]!);
-    return testcase(c, shared ? `${names[i]} (${c.id})` : names[i]!);
-  });
+  // `<id>: <title> [tags]`, as the mocha test is titled: unique within the suite (CI tools merge
+  // test cases of the same name) and what `returnpath run --grep` matches.
+  const cases = cells.map((c) => testcase(c, `${c.id}: ${titleWithTags(c)}`));
   return [`  <testsuite${attributes(attrs)}>`, ...cases, '  </testsuite>'].join('\n');
 }
 
