@@ -7,6 +7,7 @@ import { ValidationError } from '../errors.js';
 import type { CellResult } from '../scenario/result.js';
 import type { CellSpec, SuiteSpec } from '../scenario/cell.js';
 import type { NodeSysctls } from '../model/schema.js';
+import { nodeSysctlEntries } from '../model/sysctls.js';
 import { buildCertificate, type Certificate, type CertificatePath } from './certificate.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { toNodeSysctls, type ImageSysctls } from './sysctl-replay.js';
@@ -317,7 +318,7 @@ export function certificateOf(opts: {
       source: opts.snapshot.source,
       kernel: opts.snapshot.kernel,
       notes: [...image.interfaceMap.map((m) => `image ${m.image} -> lab ${m.lab}`), ...image.notes],
-      sysctls: flatten(image.sysctls),
+      sysctls: Object.fromEntries(nodeSysctlEntries(image.sysctls)),
     },
     cni: opts.cni,
     profile: opts.profile,
@@ -332,17 +333,4 @@ export function certificateOf(opts: {
     ),
     runId: opts.runId,
   });
-}
-
-function flatten(s: NodeSysctls): Record<string, string | number> {
-  const out: Record<string, string | number> = { 'net.ipv4.ip_forward': s.ip_forward };
-  const level = (name: string, conf: Record<string, unknown>): void => {
-    for (const [k, v] of Object.entries(conf))
-      if (v !== undefined) out[`net.ipv4.conf.${name}.${k}`] = v as number;
-  };
-  level('all', s.all);
-  level('default', s.default);
-  for (const [i, c] of Object.entries(s.interfaces)) level(i, c);
-  Object.assign(out, s.other);
-  return out;
 }

@@ -1,6 +1,7 @@
 /** Turns a validated topology into a lab plan: pure, deterministic, golden-testable. */
 import { wireNode } from '../cni/index.js';
 import { planFabric } from '../fabric/plan.js';
+import { confEntries } from '../model/sysctls.js';
 import type { ConfSysctls } from '../model/schema.js';
 import type { Topology } from '../model/topology.js';
 import { PlanBuilder, type HostPlan, type LabPlan } from './plan.js';
@@ -33,8 +34,7 @@ export function planLab(
 }
 
 function pushConf(into: [string, string][], level: string, conf: ConfSysctls): void {
-  for (const [k, v] of Object.entries(conf))
-    if (v !== undefined) into.push([`net.ipv4.conf.${level}.${k}`, String(v)]);
+  into.push(...confEntries(level, conf));
 }
 
 function applyNodeSysctls(host: HostPlan, s: Topology['nodes'][number]['sysctls']): void {

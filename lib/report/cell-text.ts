@@ -21,9 +21,7 @@ export function outcomesOf(cell: CellResult): string[] {
   return orderOutcomes([...Object.keys(cell.counts), ...Object.keys(cell.rates)]);
 }
 
-export function cellKey(cell: Pick<CellResult, 'suite' | 'id'>): string {
-  return `${cell.suite}/${cell.id}`;
-}
+export { cellKey } from '../scenario/cell.js';
 
 /** Tags as `[tag]` (kept as they are when already bracketed). */
 export function tagText(tags: readonly string[]): string {

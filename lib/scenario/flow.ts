@@ -97,11 +97,22 @@ function servers(topology: Topology, to: Destination): ResolvedFlow['servers'] {
   const lb = topology.loadBalancers.find((l) => l.name === to.nlb)!;
   const tg = lb.listeners.find((l) => l.port === to.port)!.targetGroup;
   if (tg.targetType === 'ip') return tg.targets.map((t) => ({ host: t.name, port: t.port }));
-  // Instance targets: the NodePort's Service serves; find it by the targets' port.
-  const s = topology.services.find((x) => x.ports.some((p) => p.nodePort === tg.targets[0]?.port));
-  if (!s) throw new NotFoundError(`flow.to: no Service has nodePort ${tg.targets[0]?.port} for ${to.nlb}`);
-  const p = s.ports.find((x) => x.nodePort === tg.targets[0]?.port)!;
-  return s.endpoints.map((e) => ({ host: e.name, port: p.targetPort }));
+  // Instance targets: the NodePort's Service serves.
+  const found = serviceOfNodePort(topology, tg.targets[0]?.port);
+  if (!found)
+    throw new NotFoundError(`flow.to: no Service has nodePort ${tg.targets[0]?.port} for ${to.nlb}`);
+  return found.service.endpoints.map((e) => ({ host: e.name, port: found.port.targetPort }));
+}
+
+/** The Service (and its port) that owns a node port: what serves an NLB's instance targets. */
+export function serviceOfNodePort(
+  topology: Topology,
+  nodePort: number | undefined,
+):
+  { service: Topology['services'][number]; port: Topology['services'][number]['ports'][number] } | undefined {
+  for (const service of topology.services)
+    for (const port of service.ports) if (port.nodePort === nodePort) return { service, port };
+  return undefined;
 }
 
 export function resolveFlow(topology: Topology, flow: Flow): ResolvedFlow {

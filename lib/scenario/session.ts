@@ -33,7 +33,6 @@ export class Session {
   private readonly order: CellSpec[];
   private next = 0;
   private running = 0;
-  private finished = 0;
   private stopped = false;
   private readonly idle: (() => void)[] = [];
   /** Tests waiting for a selected cell the pool has not reached yet. */
@@ -88,11 +87,6 @@ export class Session {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  /** Finished cells, for progress. */
-  get done(): number {
-    return this.finished;
-  }
-
   private launch(cell: CellSpec): Promise<CellResult> {
     const index = this.order.indexOf(cell);
     const total = this.order.length;
@@ -100,7 +94,6 @@ export class Session {
     this.opts.onStart?.(cell, index, total);
     const run = this.opts.run ?? runCell;
     const p = run(cell, this.opts.cellOptions?.(cell) ?? {}).then(async (r) => {
-      this.finished++;
       await this.opts.onResult?.(r, index, total);
       return r;
     });

@@ -6,6 +6,7 @@
 import type { Expectation } from '../../lib/verdict/index.js';
 import type { Outcome } from '../../lib/traffic/outcome.js';
 import { cidrContains } from '../../lib/model/ip.js';
+import { serviceOfNodePort } from '../../lib/scenario/flow.js';
 import { validateTopology, type Target, type Topology } from '../../lib/model/topology.js';
 
 /** Half-width of the band around a derived share. */
@@ -16,7 +17,7 @@ export function healthyTargets(topology: Topology, lbName: string, port: number)
   const lb = topology.loadBalancers.find((l) => l.name === lbName)!;
   const tg = lb.listeners.find((l) => l.port === port)!.targetGroup;
   if (tg.targetType === 'ip') return tg.targets;
-  const svc = topology.services.find((s) => s.ports.some((p) => p.nodePort === tg.targets[0]?.port));
+  const svc = serviceOfNodePort(topology, tg.targets[0]?.port)?.service;
   if (svc?.externalTrafficPolicy !== 'Local') return tg.targets;
   const withEndpoint = new Set(svc.endpoints.map((p) => p.node));
   const healthy = tg.targets.filter((t) => withEndpoint.has(t.name));
@@ -42,7 +43,7 @@ function nodeOf(topology: Topology, t: Target): string {
 function returnsThroughNlb(topology: Topology, t: Target, clientNode: string, clientAddress: string): number {
   if (t.kind === 'ip') return nodeOf(topology, t) === clientNode ? 0 : 1;
   if (t.name === clientNode) return 0;
-  const svc = topology.services.find((s) => s.ports.some((p) => p.nodePort === t.port));
+  const svc = serviceOfNodePort(topology, t.port)?.service;
   if (svc?.externalTrafficPolicy !== 'Local' || !cidrContains(topology.clusterCIDR, clientAddress)) return 1;
   return svc.endpoints.filter((p) => p.node === t.name).length / svc.endpoints.length;
 }
