@@ -1,5 +1,5 @@
 /** `npm run bench`: prints the figures the README quotes. Needs root; run on an otherwise idle machine. */
-import { labUnavailable } from '../lib/lab/test-support.js';
+import { labUnavailable } from '../lib/lab/environment.js';
 import { benchLab } from './lab.js';
 import { benchRun } from './run.js';
 import { benchTraffic } from './traffic.js';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import Mocha from 'mocha';
 import { stringify as stringifyYaml } from 'yaml';
 import { EnvironmentError } from '../errors.js';
-import { labUnavailable } from '../lab/test-support.js';
+import { labUnavailable } from '../lab/environment.js';
 import { compareRuns, loadResults, renderChanges, renderSummary, ResultsWriter } from '../report/index.js';
 import { cellKey, cellTags, describeCellExpect, type CellSpec, type SuiteSpec } from '../scenario/cell.js';
 import type { CellResult, RunResults } from '../scenario/result.js';

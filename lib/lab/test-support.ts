@@ -1,26 +1,7 @@
 /** Shared by integration tests: skip only when root or a tool is truly absent. */
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { labUnavailable } from './environment.js';
 
-const TOOLS = ['ip', 'nsenter', 'iptables-restore', 'iptables-save', 'sysctl', 'conntrack', 'nft'];
-
-function onPath(tool: string): boolean {
-  return (process.env['PATH'] ?? '').split(delimiter).some((d) => {
-    try {
-      accessSync(join(d, tool), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** Why the lab cannot run here, or undefined when it can. */
-export function labUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (network namespaces, iptables)';
-  const missing = TOOLS.filter((t) => !onPath(t));
-  return missing.length ? `missing tools: ${missing.join(', ')}` : undefined;
-}
+export { labUnavailable };
 
 /** In a mocha `before`: skips the suite with the reason when the lab cannot run. */
 export function requireLab(ctx: Mocha.Context): void {
