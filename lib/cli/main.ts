@@ -6,6 +6,7 @@
  */
 import { CommandError, EnvironmentError, NotFoundError, ValidationError } from '../errors.js';
 import { certifyCommand, collectCommand } from './certify-commands.js';
+import { componentsCommand } from './components-command.js';
 import { demoCommand } from './demo-command.js';
 import { labCommand } from './lab-commands.js';
 import { runCommand } from './run-command.js';
@@ -22,6 +23,9 @@ usage:
                      nlb-instance-targets|in-cluster-clients]
                                         replay a node image's sysctls in the lab, certify its traffic paths
   returnpath demo                       reproduce seed 001 (NLB hairpin) on the built-in lab
+  returnpath components build [NAME ...] [--force] | list | clean [--all]
+                                        build the real components (Kubernetes, etcd, the AWS VPC CNI)
+                                        from the Go module proxy into the per-user cache, once
   returnpath validate FILE              check a topology spec
   returnpath lab up FILE [--run-id ID]  build the topology in network namespaces and leave it up
   returnpath lab exec RUN HOST -- CMD   run a command inside a host of a lab
@@ -49,6 +53,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return validateCommand(rest);
     case 'demo':
       return demoCommand();
+    case 'components':
+      return componentsCommand(rest);
     case undefined:
     case 'help':
     case '--help':
