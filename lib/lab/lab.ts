@@ -27,10 +27,27 @@ export interface LabOptions {
   log?: (line: string) => void;
   contributors?: readonly PlanContributor[];
   /**
-   * Runs once the namespaces are configured and before the plan's processes start (the NLB node
-   * agents' first health-check round): servers started here make their targets healthy at once.
+   * Real components set up after the namespaces are configured, in order (the real CNI before
+   * real Kubernetes): each registers its own teardown with `lab.defer`.
+   */
+  stages?: readonly LabStage[];
+  /**
+   * Runs once the namespaces are configured and the stages are up, before the plan's processes
+   * start (the NLB node agents' first health-check round): servers started here make their
+   * targets healthy at once.
    */
   beforeProcesses?: (lab: Lab) => Promise<void>;
+}
+
+/**
+ * A step of bringing a lab up that needs the namespaces first and is not a batch of kernel
+ * changes: running a real CNI plugin, registering objects with a real control plane, starting a
+ * real kube-proxy. A failure tears the whole lab down.
+ */
+export interface LabStage {
+  /** For logs, e.g. `vpc-cni v1.23.2 (real)`; its errors name the stage, node and pod themselves. */
+  readonly name: string;
+  setUp(lab: Lab): Promise<void>;
 }
 
 export function newRunId(): string {
@@ -119,6 +136,10 @@ export class Lab extends LabHandle {
     lab.disposer.defer(`state of run ${runId}`, () => removeRunState(runId));
     try {
       await realize(plan, { runner, disposer: lab.disposer, concurrency: opts.concurrency, log: opts.log });
+      for (const stage of opts.stages ?? []) {
+        await stage.setUp(lab);
+        opts.log?.(`${stage.name} set up`);
+      }
       await opts.beforeProcesses?.(lab);
       for (const h of plan.hosts)
         for (const p of h.processes) await lab.startProcess(lab.host(h.id), p, opts.persistent ?? false);
