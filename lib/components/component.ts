@@ -28,6 +28,11 @@ export interface Component {
   build(ctx: BuildContext): Promise<void>;
   /** Rough cold build time, for the message that says a component is missing. */
   readonly coldBuildHint: string;
+  /**
+   * Components this one is built from: built (or found) first, and part of its cache key through
+   * its recipe (which must include their cache keys).
+   */
+  readonly dependencies?: readonly Component[];
 }
 
 /** A component's build as recorded in its cache directory. */

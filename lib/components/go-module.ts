@@ -109,7 +109,9 @@ export class GoModuleComponent implements Component {
         join(dir, 'tools.go'),
         ['//go:build tools', '', 'package tools', '', 'import (', ...external, ')', ''].join('\n'),
       );
-    await fetching(this, () => ctx.run(['go', 'mod', 'tidy'], { cwd: dir, env, what: 'go mod tidy' }));
+    await fetching(`${this.name} ${this.r.version}`, () =>
+      ctx.run(['go', 'mod', 'tidy'], { cwd: dir, env, what: 'go mod tidy' }),
+    );
     await mkdir(join(ctx.outDir, 'bin'), { recursive: true });
     const ldflags = ['-s', '-w', ...(this.r.ldflags ?? [])].join(' ');
     for (const b of this.r.binaries) {
@@ -147,6 +149,25 @@ export async function moduleDir(
   return r.stdout.trim();
 }
 
+/** The source directory of module@version in the module cache (downloaded if needed; read-only). */
+export async function downloadedModuleDir(
+  ctx: BuildContext,
+  env: NodeJS.ProcessEnv,
+  mod: string,
+  version: string,
+): Promise<string> {
+  const r = await fetching(`${mod}@${version}`, () =>
+    ctx.run(['go', 'mod', 'download', '-json', `${mod}@${version}`], {
+      cwd: ctx.workDir,
+      env,
+      what: `go mod download ${mod}@${version}`,
+    }),
+  );
+  const info = JSON.parse(r.stdout) as { Dir?: string; Error?: string };
+  if (!info.Dir) throw new Error(`go mod download ${mod}@${version}: ${info.Error ?? 'no source directory'}`);
+  return info.Dir;
+}
+
 /** The downloaded go.mod of module@version (for replace lines). */
 export async function downloadedGoMod(
   ctx: BuildContext,
@@ -164,7 +185,7 @@ export async function downloadedGoMod(
   return readFile(info.GoMod, 'utf8');
 }
 
-async function requireGo(ctx: BuildContext, env: NodeJS.ProcessEnv, what: string): Promise<void> {
+export async function requireGo(ctx: BuildContext, env: NodeJS.ProcessEnv, what: string): Promise<void> {
   const need = `Go ${GO_MIN_VERSION} or newer is needed to build ${what}: install it from https://go.dev/dl/ and put its bin directory on PATH`;
   let out: string;
   try {
@@ -187,7 +208,7 @@ function compareVersions(a: number[], b: number[]): number {
 }
 
 /** Turns a module download failure into "the machine cannot reach the Go module proxy" (exit 3). */
-async function fetching<T>(c: GoModuleComponent, fn: () => Promise<T>): Promise<T> {
+export async function fetching<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
@@ -198,7 +219,7 @@ async function fetching<T>(c: GoModuleComponent, fn: () => Promise<T>): Promise<
       )
     )
       throw new EnvironmentError(
-        `${c.name} ${c.r.version}: could not fetch its modules from the Go module proxy ` +
+        `${what}: could not fetch its modules from the Go module proxy ` +
           `(GOPROXY=${process.env['GOPROXY'] ?? 'https://proxy.golang.org,direct'}): ${lastLines(e.stderr, 4)}`,
       );
     throw e;

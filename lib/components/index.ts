@@ -1,5 +1,24 @@
 export type { BuildContext, Component, ComponentManifest } from './component.js';
-export { COMPONENTS, componentNamed, cniPlugins, etcd, kubernetes, vpcCni, vpcCniLegacy } from './catalog.js';
+export {
+  COMPONENTS,
+  componentNamed,
+  componentsNamed,
+  cniPlugins,
+  coredns,
+  dockerCli,
+  engine,
+  etcd,
+  kind,
+  kindBase,
+  kindKubernetes,
+  kindNode,
+  kubernetes,
+  kubernetesComponent,
+  pause,
+  runc,
+  vpcCni,
+  vpcCniLegacy,
+} from './catalog.js';
 export {
   buildComponent,
   cacheRoot,

@@ -15,6 +15,7 @@ class FakeComponent implements Component {
   builds = 0;
   gate: Promise<void> = Promise.resolve();
   fail = false;
+  dependencies: Component[] = [];
   constructor(
     readonly name: string,
     private readonly v = 'v1.0.0',
@@ -78,6 +79,16 @@ describe('component store', () => {
     expect((await first).state).to.equal('built');
     expect((await second).state).to.equal('cached');
     expect(a.builds + b.builds).to.equal(1);
+  });
+
+  it('builds dependencies first (once), and only them again when the dependent is forced', async () => {
+    const dep = new FakeComponent('dep');
+    const top = new FakeComponent('top');
+    top.dependencies = [dep];
+    expect((await buildComponent(top)).state).to.equal('built');
+    expect(await findBuilt(dep)).to.not.equal(undefined);
+    await buildComponent(top, { force: true });
+    expect([dep.builds, top.builds]).to.deep.equal([1, 2]);
   });
 
   it('a failed build leaves nothing half-built and says how to build it', async () => {

@@ -131,6 +131,7 @@ export async function buildComponent(c: Component, opts: BuildOptions = {}): Pro
     await c.build({ log } as BuildContext);
     return report('system');
   }
+  for (const dep of c.dependencies ?? []) await buildComponent(dep, { ...opts, force: false });
   if (!opts.force && (await findBuilt(c))) return report('cached');
 
   const lock = await acquireLock(join(locksDir(), `${c.name}-${version}-${hash}.lock`), {
