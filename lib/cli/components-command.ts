@@ -7,9 +7,11 @@ import {
   cacheRoot,
   cleanComponents,
   COMPONENTS,
-  componentNamed,
+  componentsNamed,
   findBuilt,
 } from '../components/index.js';
+import { sweepOrphanEngines } from '../engine/private-engine.js';
+import { listClusterRecords } from '../kind/records.js';
 import { parseArgs, usage } from './args.js';
 
 export const COMPONENTS_USAGE = `usage: returnpath components build [NAME ...] [--force]   build (or find cached) every component, or those named
@@ -30,6 +32,11 @@ export async function componentsCommand(argv: readonly string[]): Promise<number
       const a = parseArgs(rest, { booleans: ['all'] }, 'components clean');
       if (a.positionals.length > 0)
         throw usage('components clean', a.positionals.join(' '), 'takes no positional arguments');
+      // Engines of interrupted node-image builds first (their files are in the builds' directories).
+      const inUse = new Set<string>();
+      for (const k of await listClusterRecords())
+        if (k.engine?.mode === 'private') inUse.add(k.engine.record.id);
+      for (const id of await sweepOrphanEngines(inUse)) console.log(`swept engine ${id}`);
       const r = await cleanComponents({ all: a.flags.has('all') });
       for (const p of r.removed) console.log(`removed ${p}`);
       console.log(r.removed.length ? `${r.removed.length} removed` : 'nothing to clean');
@@ -46,7 +53,7 @@ export async function componentsCommand(argv: readonly string[]): Promise<number
 
 async function build(argv: readonly string[]): Promise<number> {
   const a = parseArgs(argv, { booleans: ['force'] }, 'components build');
-  const selected = a.positionals.length ? a.positionals.map(componentNamed) : COMPONENTS;
+  const selected = a.positionals.length ? a.positionals.flatMap(componentsNamed) : COMPONENTS;
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);

@@ -8,6 +8,7 @@ import { CommandError, EnvironmentError, NotFoundError, ValidationError } from '
 import { certifyCommand, collectCommand } from './certify-commands.js';
 import { componentsCommand } from './components-command.js';
 import { demoCommand } from './demo-command.js';
+import { kindCommand } from './kind-command.js';
 import { labCommand } from './lab-commands.js';
 import { runCommand } from './run-command.js';
 import { validateCommand } from './validate-command.js';
@@ -24,8 +25,11 @@ usage:
                                         replay a node image's sysctls in the lab, certify its traffic paths
   returnpath demo                       reproduce seed 001 (NLB hairpin) on the built-in lab
   returnpath components build [NAME ...] [--force] | list | clean [--all]
-                                        build the real components (Kubernetes, etcd, the AWS VPC CNI)
-                                        from the Go module proxy into the per-user cache, once
+                                        build the real components (Kubernetes, etcd, the AWS VPC CNI,
+                                        the container engine, kind and its node image) into the
+                                        per-user cache, once
+  returnpath kind up [--name NAME] [--workers N] [--docker] | down NAME | list | clean [--all]
+                                        kind clusters on returnpath's own engine (or your Docker)
   returnpath validate FILE              check a topology spec
   returnpath lab up FILE [--run-id ID]  build the topology in network namespaces and leave it up
   returnpath lab exec RUN HOST -- CMD   run a command inside a host of a lab
@@ -55,6 +59,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return demoCommand();
     case 'components':
       return componentsCommand(rest);
+    case 'kind':
+      return kindCommand(rest);
     case undefined:
     case 'help':
     case '--help':

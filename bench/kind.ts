@@ -1,0 +1,91 @@
+/**
+ * kind: the build of the kind components (as recorded when the cached copy was built, the lookup
+ * when cached, and optionally a full cold build) and the time to create and delete a cluster.
+ * RETURNPATH_BENCH_COLD=1 builds every kind component from nothing (empty component cache, Go
+ * build cache and module cache, in temporary directories): 30-60 min on 2 cores.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  buildComponent,
+  coredns,
+  dockerCli,
+  engine,
+  findBuilt,
+  kind,
+  kindBase,
+  kindKubernetes,
+  kindNode,
+  pause,
+  runc,
+  type Component,
+} from '../lib/components/index.js';
+import { KindCluster } from '../lib/kind/cluster.js';
+
+const KIND_COMPONENTS: Component[] = [
+  kindKubernetes,
+  engine,
+  runc,
+  dockerCli,
+  kind,
+  coredns,
+  pause,
+  kindBase,
+  kindNode,
+];
+
+export async function benchKind(): Promise<Record<string, string>> {
+  const rows: Record<string, string> = {};
+  if (process.env['RETURNPATH_BENCH_COLD'] === '1') Object.assign(rows, await coldBuild());
+  let recorded = 0;
+  for (const c of KIND_COMPONENTS) {
+    const b = await findBuilt(c);
+    if (!b) {
+      rows['kind benchmarks'] = `skipped: ${c.name} is not built (returnpath components build)`;
+      return rows;
+    }
+    recorded += b.manifest.buildSeconds;
+    rows[`  recorded build ${c.name}`] = `${b.manifest.buildSeconds.toFixed(1)} s (${b.manifest.builtAt})`;
+  }
+  rows['kind components, recorded builds (sum)'] = `${recorded.toFixed(1)} s`;
+  const t0 = performance.now();
+  for (const c of KIND_COMPONENTS) await buildComponent(c);
+  rows['kind components, warm (all cached)'] = `${((performance.now() - t0) / 1000).toFixed(2)} s`;
+  if (process.getuid?.() !== 0) return rows;
+  for (const workers of [0, 1]) {
+    const t1 = performance.now();
+    const c = await KindCluster.up({ workers });
+    const up = (performance.now() - t1) / 1000;
+    const t2 = performance.now();
+    await c.delete();
+    const down = (performance.now() - t2) / 1000;
+    rows[`kind cluster, ${workers + 1} node(s): create to Ready / delete`] =
+      `${up.toFixed(1)} s / ${down.toFixed(1)} s`;
+  }
+  return rows;
+}
+
+/** Every kind component from nothing, in temporary caches (the machine's caches are untouched). */
+async function coldBuild(): Promise<Record<string, string>> {
+  const dir = await mkdtemp(join(tmpdir(), 'rp-bench-cold-'));
+  const saved = { ...process.env };
+  try {
+    process.env['RETURNPATH_CACHE_DIR'] = join(dir, 'cache');
+    process.env['GOCACHE'] = join(dir, 'gocache');
+    process.env['GOMODCACHE'] = join(dir, 'gomodcache');
+    const rows: Record<string, string> = {};
+    const t0 = performance.now();
+    for (const c of KIND_COMPONENTS) {
+      const r = await buildComponent(c);
+      rows[`  cold build ${c.name}`] = `${r.seconds.toFixed(1)} s`;
+    }
+    rows['kind components, cold (empty caches)'] = `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+    return rows;
+  } finally {
+    for (const k of ['RETURNPATH_CACHE_DIR', 'GOCACHE', 'GOMODCACHE'])
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    await rm(dir, { recursive: true, force: true });
+  }
+}
