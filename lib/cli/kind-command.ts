@@ -105,10 +105,10 @@ async function up(argv: readonly string[]): Promise<number> {
       `--image ${image}`,
       "only with --docker (returnpath's engine uses its own node image)",
     );
-  let interrupted = false;
+  const abort = new AbortController();
   const onSignal = (): void => {
-    if (!interrupted) console.error('kind up: interrupted; removing what was made');
-    interrupted = true;
+    if (!abort.signal.aborted) console.error('kind up: interrupted; removing what was made');
+    abort.abort();
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   try {
@@ -123,6 +123,7 @@ async function up(argv: readonly string[]): Promise<number> {
       engine: a.flags.has('docker') ? 'external' : 'private',
       keep: true,
       log: (l) => console.log(`  ${l}`),
+      signal: abort.signal,
     });
     const nodes = await c.nodes();
     console.log(`cluster ${c.name} (run ${c.runId}) up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -134,7 +135,7 @@ async function up(argv: readonly string[]): Promise<number> {
     );
     return 0;
   } catch (e) {
-    if (interrupted) return 130;
+    if (abort.signal.aborted) return 130;
     throw e;
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);

@@ -12,10 +12,10 @@ import { CommandRunner, type CommandResult, type RunOptions } from '../exec/comm
 export interface EngineEndpoint {
   /** The docker CLI binary. */
   readonly dockerBin: string;
-  /** `unix:///...` (DOCKER_HOST). */
-  readonly host: string;
-  /** The client's configuration directory (DOCKER_CONFIG). */
-  readonly configDir: string;
+  /** `unix:///...` (DOCKER_HOST); the CLI's own default when absent (the user's Docker). */
+  readonly host?: string | undefined;
+  /** The client's configuration directory (DOCKER_CONFIG); the CLI's default when absent. */
+  readonly configDir?: string | undefined;
 }
 
 export class DockerCli {
@@ -26,19 +26,20 @@ export class DockerCli {
 
   /** The argv that runs `docker ARGS` against this engine. */
   argv(args: readonly string[]): string[] {
-    return [
-      this.endpoint.dockerBin,
-      '--host',
-      this.endpoint.host,
-      '--config',
-      this.endpoint.configDir,
-      ...args,
-    ];
+    const { dockerBin, host, configDir } = this.endpoint;
+    const out = [dockerBin];
+    if (host) out.push('--host', host);
+    if (configDir) out.push('--config', configDir);
+    return [...out, ...args];
   }
 
   /** Environment for programs that call `docker` themselves (kind). */
   env(): Record<string, string> {
-    return { DOCKER_HOST: this.endpoint.host, DOCKER_CONFIG: this.endpoint.configDir };
+    const { host, configDir } = this.endpoint;
+    const env: Record<string, string> = {};
+    if (host) env['DOCKER_HOST'] = host;
+    if (configDir) env['DOCKER_CONFIG'] = configDir;
+    return env;
   }
 
   run(args: readonly string[], opts?: RunOptions): Promise<CommandResult> {

@@ -3,7 +3,8 @@
  * owns (never by a process name): processes in its cgroup parent, shims whose command line names
  * its containerd socket, mounts under its directories, and the cgroup directories themselves.
  */
-import { readdir, readFile, readlink, rmdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, readlink, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandRunner } from '../exec/command.js';
 
@@ -104,4 +105,34 @@ export function signal(pid: number, sig: NodeJS.Signals): boolean {
   } catch {
     return false;
   }
+}
+
+/** Where containerd (as root) puts every runc shim's sockets, whatever its own state directory. */
+export const SHIM_SOCKET_DIR = '/run/containerd/s';
+
+/**
+ * The socket files of the shim whose argv is `args` (containerd's CreateSocketAddress:
+ * sha256 of `<containerd address>/<namespace>/<id>`, and `/debug` for the debug socket).
+ */
+export function shimSockets(args: readonly string[]): string[] {
+  const flag = (f: string): string | undefined => {
+    const i = args.indexOf(f);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const [ns, id, address] = [flag('-namespace'), flag('-id'), flag('-address')];
+  if (!ns || !id || !address) return [];
+  const base = `${address.replace(/^unix:\/\//, '')}/${ns}/${id}`;
+  return [base, `${base}/debug`].map(
+    (p) => `${SHIM_SOCKET_DIR}/${createHash('sha256').update(p).digest('hex')}`,
+  );
+}
+
+/** argv of a pid ([] when it is gone). */
+export async function argvOf(pid: number): Promise<string[]> {
+  const text = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return text ? text.replace(/\0$/, '').split('\0') : [];
+}
+
+export async function removeFiles(paths: readonly string[]): Promise<void> {
+  for (const p of paths) await rm(p, { force: true });
 }

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { shimSockets } from './host-resources.js';
 import { dockerdArgv } from './private-engine.js';
 
 describe('engine: private dockerd', () => {
@@ -32,5 +34,26 @@ describe('engine: private dockerd', () => {
     expect(value('--config-file')).to.equal('/var/lib/returnpath/engines/kind-abc123/daemon.json');
     expect(value('--cgroup-parent')).to.equal('/returnpath-kind-abc123');
     expect(value('--userland-proxy-path')).to.equal('/c/docker-proxy');
+  });
+});
+
+describe('engine: what a killed engine leaves', () => {
+  it("names a shim's sockets as containerd does: sha256 of <address>/<namespace>/<id>", () => {
+    const argv = [
+      '/c/containerd-shim-runc-v2',
+      '-namespace',
+      'moby',
+      '-id',
+      'abc',
+      '-address',
+      '/run/returnpath/engines/kind-abc123/exec/containerd/containerd.sock',
+    ];
+    const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+    const base = '/run/returnpath/engines/kind-abc123/exec/containerd/containerd.sock/moby/abc';
+    expect(shimSockets(argv)).to.deep.equal([
+      `/run/containerd/s/${sha(base)}`,
+      `/run/containerd/s/${sha(`${base}/debug`)}`,
+    ]);
+    expect(shimSockets(['/usr/bin/containerd'])).to.deep.equal([]);
   });
 });

@@ -24,7 +24,16 @@ import {
 import { DockerCli } from './docker.js';
 import { claimHostDirs, ENGINE_HOST_DIRS, releaseHostDirs } from './host-dirs.js';
 import { dataRoot, engineDataDir, engineRunDir } from './paths.js';
-import { pidsInCgroup, pidsWithArgument, removeCgroupTree, signal, unmountUnder } from './host-resources.js';
+import {
+  argvOf,
+  pidsInCgroup,
+  pidsWithArgument,
+  removeCgroupTree,
+  removeFiles,
+  shimSockets,
+  signal,
+  unmountUnder,
+} from './host-resources.js';
 
 export interface EngineBinaries {
   dockerd: string;
@@ -233,8 +242,11 @@ export async function sweepEngine(
     ...(await pidsWithArgument(`unix://${socket}`)),
   ];
   const ids = [...new Set(strays)].map((pid) => ({ pid, startTime: processStartTime(pid) ?? 0 }));
+  // A killed shim leaves its sockets in containerd's fixed socket directory: note them first.
+  const sockets = (await Promise.all(ids.map(async (id) => shimSockets(await argvOf(id.pid))))).flat();
   for (const id of ids) if (signal(id.pid, 'SIGKILL')) killed.push(id.pid);
   await waitGone(ids, 10_000);
+  await removeFiles(sockets);
   const unmounted = await unmountUnder(runner, [record.runDir, record.dataDir]);
   const cgroupsLeft = await removeCgroupTree(record.cgroupParent);
   await rm(record.runDir, { recursive: true, force: true });

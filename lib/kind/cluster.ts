@@ -61,6 +61,8 @@ export interface UpOptions {
   log?: (line: string) => void;
   /** How long nodes may take to become Ready (default 10 min). */
   readyTimeoutMs?: number;
+  /** Aborts a creation in progress (kind is stopped, what was made is removed). */
+  signal?: AbortSignal;
 }
 
 export interface DeleteReport {
@@ -263,12 +265,12 @@ export class KindCluster {
           await engine.docker.run(['network', 'rm', record.network.name], { allowFailure: true });
         });
       } else {
-        const configDir = join(dir, `${name}.docker`);
+        // The user's Docker as the user's docker CLI reaches it (DOCKER_HOST, DOCKER_CONFIG or its defaults).
         record.engine = {
           mode: 'external',
-          host: process.env['DOCKER_HOST'] ?? '',
           dockerBin: tools.dockerBin,
-          configDir: process.env['DOCKER_CONFIG'] ?? configDir,
+          ...(process.env['DOCKER_HOST'] && { host: process.env['DOCKER_HOST'] }),
+          ...(process.env['DOCKER_CONFIG'] && { configDir: process.env['DOCKER_CONFIG'] }),
         };
         record.network = { name: 'kind', created: false };
         await writeClusterRecord(record);
@@ -301,11 +303,12 @@ export class KindCluster {
         record.kubeconfig,
       ];
       if (record.image) args.push('--image', record.image);
-      await cluster.kind(args, log);
+      await cluster.kind(args, log, o.signal);
+      o.signal?.throwIfAborted();
       record.nodeContainerIds = await cluster.nodeContainerIds();
       await writeClusterRecord(record);
-      if (!o.skipCni) await cluster.installStandinCni(log);
-      await cluster.waitReady({ timeoutMs: o.readyTimeoutMs, log });
+      if (!o.skipCni) await cluster.installStandinCni(log, o.signal);
+      await cluster.waitReady({ timeoutMs: o.readyTimeoutMs, log, signal: o.signal });
       record.ready = true;
       if (o.keep) record.owner = null;
       await writeClusterRecord(record);
@@ -337,15 +340,19 @@ export class KindCluster {
   }
 
   /** Runs the kind CLI against this cluster's engine, streaming its lines to `log`. */
-  kind(args: readonly string[], log: (l: string) => void = () => undefined): Promise<CommandResult> {
+  kind(
+    args: readonly string[],
+    log: (l: string) => void = () => undefined,
+    signal?: AbortSignal,
+  ): Promise<CommandResult> {
     const env: NodeJS.ProcessEnv = { ...process.env, KIND_EXPERIMENTAL_PROVIDER: 'docker' };
     const e = this.record.engine;
     if (e?.mode === 'private') {
       Object.assign(env, this.docker.env());
       env['PATH'] = [dirname(e.record.dockerBin), process.env['PATH'] ?? ''].join(':');
       env['KIND_EXPERIMENTAL_DOCKER_NETWORK'] = this.record.network.name;
-    } else if (e?.mode === 'external' && e.host) env['DOCKER_HOST'] = e.host;
-    return runStreaming([this.record.kindBin, ...args], env, (l) => log(`  kind: ${l}`));
+    } else if (e?.mode === 'external') Object.assign(env, this.docker.env());
+    return runStreaming([this.record.kindBin, ...args], env, (l) => log(`  kind: ${l}`), signal);
   }
 
   async nodeContainerIds(): Promise<string[]> {
@@ -414,13 +421,19 @@ export class KindCluster {
   }
 
   /** The CNI stand-in (see standin-cni.ts): once every node has its podCIDR. */
-  async installStandinCni(log: (l: string) => void = () => undefined): Promise<void> {
+  async installStandinCni(log: (l: string) => void = () => undefined, signal?: AbortSignal): Promise<void> {
     const nodes = await this.nodes();
-    const cidrs = await this.waitFor('every node has a podCIDR', 120_000, async () => {
-      const list = await this.nodeObjects();
-      const byName = new Map(list.map((n) => [n.metadata.name, n.spec?.podCIDR]));
-      return nodes.every((n) => byName.get(n.name)) ? byName : undefined;
-    });
+    const cidrs = await this.waitFor(
+      'every node has a podCIDR',
+      120_000,
+      async () => {
+        const list = await this.nodeObjects();
+        const byName = new Map(list.map((n) => [n.metadata.name, n.spec?.podCIDR]));
+        return nodes.every((n) => byName.get(n.name)) ? byName : undefined;
+      },
+      log,
+      signal,
+    );
     const routing: NodeRouting[] = nodes.map((n) => ({
       name: n.name,
       address: n.address,
@@ -437,7 +450,12 @@ export class KindCluster {
 
   /** Waits until every node is Ready and kube-system's pods are Ready (CoreDNS, kube-proxy). */
   async waitReady(
-    o: { timeoutMs?: number | undefined; log?: (l: string) => void; pods?: boolean } = {},
+    o: {
+      timeoutMs?: number | undefined;
+      log?: (l: string) => void;
+      pods?: boolean;
+      signal?: AbortSignal | undefined;
+    } = {},
   ): Promise<void> {
     const log = o.log ?? (() => undefined);
     const timeout = o.timeoutMs ?? 600_000;
@@ -453,6 +471,7 @@ export class KindCluster {
         return list.length === expected && ready.length === expected ? true : undefined;
       },
       log,
+      o.signal,
     );
     if (o.pods === false) return;
     await this.waitFor(
@@ -472,6 +491,7 @@ export class KindCluster {
         return pods.items.length > 0 && notReady.length === 0 ? true : undefined;
       },
       log,
+      o.signal,
     );
   }
 
@@ -487,11 +507,13 @@ export class KindCluster {
     timeoutMs: number,
     probe: () => Promise<T | undefined>,
     log: (l: string) => void = () => undefined,
+    signal?: AbortSignal,
   ): Promise<T> {
     const t0 = Date.now();
     let lastError = '';
     let lastBeat = t0;
     for (;;) {
+      signal?.throwIfAborted();
       const v = await probe().catch((e: unknown) => {
         lastError = (e as Error).message.split('\n')[0] ?? '';
         return undefined;
@@ -589,9 +611,16 @@ export async function deleteCluster(
       if (s.cgroupsLeft.length) steps.push(`cgroups left: ${s.cgroupsLeft.join(', ')}`);
       if (s.hostDirs.length) steps.push(`removed ${s.hostDirs.join(', ')}`);
       if (r.network.bridge) {
+        // Left only when the engine was killed: its ports first (a veth outlives a dead container
+        // while the kernel still holds the container's namespace), then the bridge.
         const runner = new CommandRunner();
         const link = await runner.run(['ip', 'link', 'show', r.network.bridge], { allowFailure: true });
         if (link.code === 0) {
+          const ports = await runner.run(['ip', '-o', 'link', 'show', 'master', r.network.bridge], {
+            allowFailure: true,
+          });
+          for (const port of ports.stdout.matchAll(/^\d+:\s+([^:@\s]+)/gm))
+            await runner.run(['ip', 'link', 'del', port[1]!], { allowFailure: true });
           await runner.run(['ip', 'link', 'del', r.network.bridge]);
           steps.push(`link ${r.network.bridge} removed`);
         }
@@ -627,10 +656,11 @@ function runStreaming(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
   line: (l: string) => void,
+  signal?: AbortSignal,
 ): Promise<CommandResult> {
   const [file, ...args] = argv;
   return new Promise((resolve, reject) => {
-    const child = spawn(file!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file!, args, { env, stdio: ['ignore', 'pipe', 'pipe'], ...(signal && { signal }) });
     const out: string[] = [];
     const feed = (buf: { rest: string }) => (d: Buffer) => {
       const text = buf.rest + d.toString();

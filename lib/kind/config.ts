@@ -48,7 +48,7 @@ export function kindConfig(text: string, source: string, o: ConfigOverrides): Ki
     doc = parse(text);
   } catch (e) {
     throw new ValidationError(source, [
-      { path: '', value: 'YAML', message: `not YAML: ${(e as Error).message}` },
+      { path: '', value: source, message: `not YAML: ${(e as Error).message.split('\n')[0]}` },
     ]);
   }
   const problems: ValidationProblem[] = [];

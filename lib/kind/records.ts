@@ -18,7 +18,7 @@ export type EngineRef =
   /** returnpath's own engine, started for this cluster. */
   | { mode: 'private'; record: EngineRecord }
   /** An engine returnpath does not manage (the user's Docker). */
-  | { mode: 'external'; host: string; dockerBin: string; configDir: string };
+  | { mode: 'external'; host?: string; dockerBin: string; configDir?: string };
 
 export interface ClusterRecord {
   name: string;
