@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DockerCli } from '../engine/docker.js';
 import { engineDataDir, engineRunDir } from '../engine/paths.js';
@@ -164,6 +164,15 @@ export class KindCluster {
         const state = clusterState(existing);
         if (o.keep && existing.ready && state !== 'owned-by-live-run') {
           const c = new KindCluster(existing);
+          const made = await readFile(existing.configFile, 'utf8').catch(() => '');
+          if (made !== renderKindConfig(config))
+            throw new ValidationError('returnpath kind', [
+              {
+                path: 'config',
+                value: o.config ?? 'kind-config/cluster.yaml',
+                message: `cluster ${name} exists with another configuration (${existing.configFile}); remove it first: returnpath kind down ${name}`,
+              },
+            ]);
           if (await c.intact()) {
             log(`cluster ${name}: reusing it (made by run ${existing.runId}, ${state})`);
             c.record = { ...existing, owner: null };
