@@ -118,8 +118,21 @@ function clientFor(r: ClusterRecord): DockerCli {
     : new DockerCli({ dockerBin: r.engine.dockerBin, host: r.engine.host, configDir: r.engine.configDir });
 }
 
+/** Seconds each step of a creation took (for progress lines and the benchmark). */
+export interface CreateTimings {
+  engineStart?: number;
+  imageLoad?: number;
+  /** `kind create cluster` alone: what kind's own create time is compared with. */
+  kindCreate?: number;
+  /** The CNI stand-in, then every node and kube-system pod Ready. */
+  cniAndReady?: number;
+  total?: number;
+}
+
 export class KindCluster {
   readonly docker: DockerCli;
+  /** Set on a cluster this process created. */
+  timings: CreateTimings | undefined;
   private readonly runner = new CommandRunner();
 
   /** From a record (use `up` or `open`). */
@@ -211,6 +224,11 @@ export class KindCluster {
   ): Promise<KindCluster> {
     const { name, runId, log, tools } = a;
     const t0 = performance.now();
+    const timings: CreateTimings = {};
+    const lap = (key: keyof CreateTimings, since: number): number => {
+      timings[key] = Math.round((performance.now() - since) / 100) / 10;
+      return performance.now();
+    };
     const dir = kindStateDir();
     const record: ClusterRecord = {
       name,
@@ -235,6 +253,7 @@ export class KindCluster {
 
       if (tools.mode === 'private') {
         const engineId = `kind-${runId}`;
+        const te = performance.now();
         const engine = await PrivateEngine.start({
           id: engineId,
           binaries: tools.binaries,
@@ -242,6 +261,7 @@ export class KindCluster {
           runDir: engineRunDir(engineId),
           log,
         });
+        lap('engineStart', te);
         record.engine = { mode: 'private', record: engine.record };
         await writeClusterRecord(record);
         undo.defer('engine', async () => {
@@ -249,9 +269,10 @@ export class KindCluster {
         });
         // kind bind-mounts /lib/modules; made here when absent, removed with the last engine.
         await claimHostDirs([LIB_MODULES]);
-        const t = performance.now();
+        const tl = performance.now();
         await engine.docker.load(tools.nodeImage.archive);
-        log(`node image ${record.image} loaded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+        lap('imageLoad', tl);
+        log(`node image ${record.image} loaded in ${timings.imageLoad} s`);
         const bridge = `rp-${runId}-kind`;
         await engine.docker.run([
           'network',
@@ -312,16 +333,25 @@ export class KindCluster {
         record.kubeconfig,
       ];
       if (record.image) args.push('--image', record.image);
+      const tk = performance.now();
       await cluster.kind(args, log, o.signal);
+      const tr = lap('kindCreate', tk);
       o.signal?.throwIfAborted();
       record.nodeContainerIds = await cluster.nodeContainerIds();
       await writeClusterRecord(record);
       if (!o.skipCni) await cluster.installStandinCni(log, o.signal);
       await cluster.waitReady({ timeoutMs: o.readyTimeoutMs, log, signal: o.signal });
+      lap('cniAndReady', tr);
+      lap('total', t0);
       record.ready = true;
       if (o.keep) record.owner = null;
       await writeClusterRecord(record);
-      log(`cluster ${name} ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      log(
+        `cluster ${name} ready in ${timings.total} s (kind create cluster ${timings.kindCreate} s` +
+          (timings.imageLoad !== undefined ? `, node image load ${timings.imageLoad} s` : '') +
+          `, CNI and Ready ${timings.cniAndReady} s)`,
+      );
+      cluster.timings = timings;
       return cluster;
     } catch (e) {
       log(`cluster ${name}: creation failed, removing what was made`);
