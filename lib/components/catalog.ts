@@ -61,7 +61,7 @@ export function kubernetesComponent(version: string): GoModuleComponent {
         stagingReplaces(await downloadedGoMod(ctx, env, 'k8s.io/kubernetes', version), version),
       binaries: KUBERNETES_BINARIES.map((b) => ({ pkg: `k8s.io/kubernetes/cmd/${b}`, out: b })),
       ldflags: kubernetesLdflags(version),
-      coldBuildHint: '12-16 min on 2 cores',
+      coldBuildHint: '20 min on 2 cores',
     });
     kubernetesBuilds.set(version, c);
   }
@@ -182,7 +182,7 @@ export const coredns = new GoModuleComponent({
   version: VERSIONS.coredns,
   require: { 'github.com/coredns/coredns': VERSIONS.coredns },
   binaries: [{ pkg: 'github.com/coredns/coredns', out: 'coredns' }],
-  coldBuildHint: '3-4 min on 2 cores',
+  coldBuildHint: '7-13 min on 2 cores',
 });
 
 export const pause = new PauseComponent(VERSIONS.kindKubernetes);

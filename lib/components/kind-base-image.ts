@@ -101,7 +101,7 @@ export class KindBaseImage implements Component {
   readonly name = 'kind-base';
   readonly description: string;
   readonly files = ['rootfs.tar', 'netfilter.tar', 'base.json'] as const;
-  readonly coldBuildHint = '6-10 min (debootstrap downloads about 60 MB)';
+  readonly coldBuildHint = '2-5 min (debootstrap downloads about 60 MB)';
   readonly dependencies: readonly Component[];
 
   constructor(readonly d: KindBaseDeps) {
