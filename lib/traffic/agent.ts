@@ -10,7 +10,7 @@ import { shellQuote } from '../exec/command.js';
 import type { HostExec } from '../exec/netns.js';
 import { TrafficWorkerError } from './errors.js';
 import { OUTCOMES, type Outcome } from './outcome.js';
-import { localPortFor, resolveProbe } from './client.js';
+import { defaultAnswerMs, localPortFor, resolveProbe } from './client.js';
 import { WorkerChannel } from './worker-channel.js';
 import { validateLongLivedSpec, validateProbeSpec, validateServerSpec } from './validate.js';
 import type {
@@ -32,7 +32,7 @@ export interface TrafficAgentOptions {
   nodePath?: string;
   /** Directory holding worker.js and probe-cli.js as seen from the host; default this module's own directory. */
   distDir?: string;
-  /** How long the worker may take to answer its first request; default 10 s. */
+  /** How long the worker may take to answer its first request; default 60 s. */
   startTimeoutMs?: number;
 }
 
@@ -78,7 +78,7 @@ export function probeCliArgv(
 ): string[] {
   const p = resolveProbe(spec);
   const argv = [nodePath, cliPath, p.kind, p.host, String(p.port), '--deadline', String(p.deadlineMs)];
-  if (p.answerMs !== p.deadlineMs) argv.push('--answer', String(p.answerMs));
+  if (p.answerMs !== defaultAnswerMs(p.kind, p.deadlineMs)) argv.push('--answer', String(p.answerMs));
   if (p.localAddress) argv.push('--local-address', p.localAddress);
   const port = localPortFor(p, attempt?.i ?? 0);
   if (port !== undefined) argv.push('--local-port', String(port));
@@ -107,7 +107,8 @@ export class TrafficAgent {
     const child = host.spawn([nodePath, `${distDir}/worker.js`], { stdio: ['pipe', 'pipe', 'pipe'] });
     const channel = new WorkerChannel(opts.name, child);
     const agent = new TrafficAgent(host, opts.name, channel, nodePath, distDir);
-    const timeoutMs = opts.startTimeoutMs ?? 10_000;
+    // Only a worker that never starts trips this: a busy machine makes one slow, not dead.
+    const timeoutMs = opts.startTimeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
