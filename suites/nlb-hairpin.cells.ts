@@ -7,7 +7,7 @@
  */
 import type { CellSpec, SourceSeen, SuiteSpec } from '../lib/scenario/cell.js';
 import { percent } from '../lib/verdict/expectation.js';
-import { failureModel, timeoutExpectation, type FailureModel } from './support/derive.js';
+import { failureModel, timeoutExpectation, type FailureModel } from '../lib/scenario/derive.js';
 import { example, named, type Doc } from './support/documents.js';
 
 const SUITE = 'nlb-hairpin';
