@@ -66,15 +66,10 @@ export interface LabChaosOptions {
 /** A ChaosContext on a live lab: NlbControl instances and agents are created once and shared. */
 export function labChaosContext(lab: Lab, opts: LabChaosOptions = {}): ChaosContext {
   const agents = opts.agents ?? new LabAgents(lab);
-  const nlbs = new Map<string, NlbControl>();
   return {
     topology: lab.topology,
     host: (ref) => lab.host(ref),
-    nlb(lbName) {
-      let c = nlbs.get(lbName);
-      if (!c) nlbs.set(lbName, (c = new NlbControl(lab, lbName)));
-      return c;
-    },
+    nlb: (lbName) => NlbControl.of(lab, lbName),
     agent: (ref) => agents.get(ref),
   };
 }

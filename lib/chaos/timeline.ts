@@ -118,6 +118,7 @@ export async function runTimeline(opts: TimelineOptions): Promise<Timeline> {
 
   const build = (): Timeline => {
     const tl: Timeline = {
+      startedAt: t0,
       samples: [...samples].sort((a, b) => a.t - b.t),
       windows: [...windows].sort((a, b) => a.from - b.from),
       metrics: summarizeTimeline(samples, windows, { recoveryRun: opts.recoveryRun }),
@@ -146,7 +147,9 @@ export async function runTimeline(opts: TimelineOptions): Promise<Timeline> {
     } catch (e) {
       fail(e);
     }
+    const applied = rel(Date.now());
     await until(t0 + s.atMs + s.durationMs);
+    const reverting = rel(Date.now());
     try {
       await ledger.revert(s.fault);
     } catch (e) {
@@ -154,7 +157,7 @@ export async function runTimeline(opts: TimelineOptions): Promise<Timeline> {
     }
     const to = rel(Date.now());
     log(`+${to} ms reverted ${s.fault.label}`);
-    windows.push({ label: s.fault.label, from, to });
+    windows.push({ label: s.fault.label, from, to, applied, reverting: Math.max(applied, reverting) });
   };
 
   let faultsDone: Promise<unknown> = Promise.resolve();
@@ -175,8 +178,20 @@ export async function runTimeline(opts: TimelineOptions): Promise<Timeline> {
       batches.push(
         agent.probe(spec).then(
           (r) => {
-            for (const a of r.attempts)
-              samples.push({ t: rel(r.startedAt + a.startMs), outcome: a.outcome, ms: a.ms });
+            for (const a of r.attempts) {
+              const sample: TimelineSample = {
+                t: rel(r.startedAt + a.startMs),
+                outcome: a.outcome,
+                ms: a.ms,
+              };
+              if (a.localPort !== undefined) sample.port = a.localPort;
+              if (a.outcome !== 'connected') {
+                sample.phase = a.phase;
+                if (a.errno) sample.errno = a.errno;
+              }
+              if (a.stallMs !== undefined) sample.stallMs = a.stallMs;
+              samples.push(sample);
+            }
           },
           (e: unknown) => fail(e),
         ),

@@ -4,12 +4,14 @@
  * its attempts as outcomes and the checks; the faults are reverted whatever happens.
  */
 import { diffFingerprints, fingerprintAll, formatDifferences } from '../chaos/fingerprint.js';
+import { buildFault } from '../chaos/fault-spec.js';
 import { labChaosContext } from '../chaos/fault.js';
 import { runTimeline } from '../chaos/timeline.js';
 import type { LabAgents } from '../lab/agents.js';
 import type { Lab } from '../lab/lab.js';
+import { NlbControl } from '../nlb/control.js';
 import type { ChaosSpec } from './cell.js';
-import { timelineChecks } from './chaos-checks.js';
+import { timelineChecks, type NlbTakeOut } from './chaos-checks.js';
 import type { ResolvedFlow } from './flow.js';
 import type { CheckResult, Timeline } from './result.js';
 
@@ -20,6 +22,43 @@ export interface ChaosRun {
   reproduce: string[];
 }
 
+/**
+ * The first rule change of an NLB's agents (on the nodes the flow uses) that left `target` out
+ * after the faults were applied, with the health event that caused it, in timeline time.
+ */
+export function takeOutOf(
+  nlb: NlbControl,
+  target: string,
+  timeline: Timeline,
+  hosts: readonly string[],
+): NlbTakeOut | null {
+  const t0 = timeline.startedAt;
+  const applied = Math.min(...timeline.windows.map((w) => w.applied ?? w.from));
+  if (t0 === undefined || !Number.isFinite(applied)) return null;
+  const events = nlb.events().filter((l) => hosts.includes(l.host) && l.event.at !== undefined);
+  const rules = events.find(
+    (l) =>
+      l.event.event === 'rules' &&
+      l.event.at! - t0 >= applied &&
+      !((l.event['targets'] as string[] | undefined) ?? []).includes(target),
+  );
+  if (!rules) return null;
+  const health = events.find(
+    (l) =>
+      l.host === rules.host &&
+      l.event.event === 'health' &&
+      l.event['target'] === target &&
+      l.event['healthy'] === false &&
+      l.event.at! - t0 >= applied,
+  );
+  const t = rules.event.at! - t0;
+  const why =
+    health && health.event['failures'] !== undefined
+      ? ` after ${String(health.event['failures'])} missed health checks`
+      : '';
+  return { t, detail: `${rules.host} took ${target} out at +${Math.round(t)} ms${why}` };
+}
+
 export async function runChaos(
   lab: Lab,
   agents: LabAgents,
@@ -27,7 +66,11 @@ export async function runChaos(
   flow: ResolvedFlow,
 ): Promise<ChaosRun> {
   const ctx = labChaosContext(lab, { agents });
-  const faults = chaos.faults.map((f) => ({ atMs: f.atMs, durationMs: f.durationMs, fault: f.fault() }));
+  const faults = chaos.faults.map((f) => ({
+    atMs: f.atMs,
+    durationMs: f.durationMs,
+    fault: buildFault(f.fault),
+  }));
   const touched = [...new Set(faults.flatMap((f) => f.fault.hosts(ctx)))];
   const execs = touched.map((h) => lab.host(h));
   const before = await fingerprintAll(execs);
@@ -50,10 +93,14 @@ export async function runChaos(
         ? 'rules, routes of every table, iptables, sysctls, links, qdiscs as before'
         : formatDifferences(diffs),
   };
+  const ends = chaos.bounds.endsWhenUnhealthy;
+  const takeOut = ends
+    ? takeOutOf(NlbControl.of(lab, ends.nlb), ends.target, timeline, flow.nlbHosts ?? [])
+    : undefined;
   return {
     timeline,
     outcomes: timeline.samples.map((s) => s.outcome),
-    checks: [...timelineChecks(timeline, chaos.bounds), fingerprintCheck],
+    checks: [...timelineChecks(timeline, chaos.bounds, takeOut), fingerprintCheck],
     reproduce: faults.flatMap((f) => f.fault.commands),
   };
 }

@@ -5,10 +5,11 @@ import { validateTopology } from '../../lib/model/topology.js';
 import { SUITES } from '../catalog.js';
 import { nlbHairpinSuite } from '../nlb-hairpin.cells.js';
 import { eniRpFilterSuite } from '../eni-rp-filter.cells.js';
-import { failureModel } from './derive.js';
+import { failureModel } from '../../lib/scenario/derive.js';
 import type { CellSpec } from '../../lib/scenario/cell.js';
+import { buildFault } from '../../lib/chaos/fault-spec.js';
 
-const f0 = (c: CellSpec) => c.chaos!.faults[0]!.fault();
+const f0 = (c: CellSpec) => buildFault(c.chaos!.faults[0]!.fault);
 import { example } from './documents.js';
 
 describe('suite tables', () => {
@@ -74,7 +75,7 @@ describe('suite tables', () => {
 
   it('tags timeouts and rates as Slow', () => {
     const c = nlbHairpinSuite.cells.find((x) => x.id === 'seed001.instance.cluster.preserve-on')!;
-    expect(c.expect.outcome.kind).to.equal('rate');
+    expect(c.expect.outcome!.kind).to.equal('rate');
     expect(cellTags(c)).to.include('Slow');
   });
 });
