@@ -11,6 +11,8 @@ import type {
   CellResult,
   CheckResult,
   EvidenceFinding,
+  MissedAttempt,
+  PlannedCell,
   RateSummary,
   RunResults,
   SuiteSummary,
@@ -42,7 +44,7 @@ const CheckResultSchema = z.object({
 });
 
 const EvidenceFindingSchema = z.object({
-  kind: z.enum(['reset', 'drop', 'counter', 'conntrack', 'note']),
+  kind: z.enum(['reset', 'drop', 'counter', 'conntrack', 'health', 'note']),
   host: z.string(),
   summary: z.string().describe('One line for humans.'),
   count: count.optional(),
@@ -53,18 +55,33 @@ const EvidenceFindingSchema = z.object({
 });
 
 const TimelineSchema = z.object({
+  startedAt: z.number().optional().describe('Epoch ms of t = 0.'),
   samples: z.array(
     z.object({
       t: z.number().min(0).describe('Attempt start, ms since the traffic started.'),
       outcome: z.string(),
       ms: z.number().min(0),
+      port: z.number().int().optional().describe("The client's source port."),
+      phase: z.string().optional(),
+      errno: z.string().optional(),
+      stallMs: z
+        .number()
+        .min(0)
+        .optional()
+        .describe('Its deadline timer fired this late: the client process was not scheduled in time.'),
     }),
   ),
   windows: z.array(
     z.object({
       label: z.string().describe('The fault, e.g. `rp_filter=1 on node-1/eth1`.'),
-      from: z.number().min(0).describe('Applied, ms since the traffic started.'),
-      to: z.number().min(0).describe('Reverted, ms since the traffic started.'),
+      from: z.number().min(0).describe('Apply started, ms since the traffic started.'),
+      to: z.number().min(0).describe('Revert finished, ms since the traffic started.'),
+      applied: z
+        .number()
+        .min(0)
+        .optional()
+        .describe('Apply finished: the fault was surely in effect from here ...'),
+      reverting: z.number().min(0).optional().describe('... to here, when the revert started.'),
     }),
   ),
   metrics: z
@@ -75,6 +92,25 @@ const TimelineSchema = z.object({
     .optional()
     .describe('Long-lived connections: name -> survived | reset | timeout | closed.'),
 });
+
+const MissedAttemptSchema = z
+  .object({
+    i: count.describe('Attempt index within its batch.'),
+    outcome: z.string(),
+    phase: z.string().optional(),
+    errno: z.string().optional(),
+    from: z.string().describe('`address:port` the client used.'),
+    to: z.string().describe('`address:port` it connected to.'),
+    startedAt: isoTime,
+    ms: z.number().min(0),
+    serverSaw: z.string().optional().describe('The source the server saw, when it answered.'),
+    evidence: z
+      .array(z.string())
+      .describe(
+        'Conntrack entries of its 5-tuple per host, NLB health changes around it, a stalled deadline.',
+      ),
+  })
+  .describe('An attempt that missed the expectation, with its own evidence.');
 
 export const CellResultSchema = z
   .object({
@@ -90,6 +126,12 @@ export const CellResultSchema = z
       .boolean()
       .describe("Does the traffic path deliver connections in this configuration (the kernel's answer)?"),
     explanation: z.string().describe('The mechanism in one or two sentences.'),
+    mechanism: z
+      .string()
+      .optional()
+      .describe(
+        'What breaks the path, in a word or two (`rp_filter`, `hairpin reset`); absent when it works.',
+      ),
     expectation: z.string().describe('What the cell expected, for humans.'),
     flow: z.string().describe('The flow probed, for humans.'),
     status,
@@ -100,6 +142,10 @@ export const CellResultSchema = z
     rates: z.record(z.string(), RateSummarySchema).describe('Outcome -> rate with interval.'),
     sourcesSeen: z.record(z.string(), count).describe('Source address the servers saw -> connections.'),
     evidence: z.array(EvidenceFindingSchema),
+    misses: z
+      .array(MissedAttemptSchema)
+      .optional()
+      .describe('Attempts that missed the expectation (the first 12), each with its own evidence.'),
     reproduce: z.array(z.string()).describe('Commands to reproduce the cell.'),
     timeline: TimelineSchema.optional().describe('Chaos cells: attempts over time and the fault windows.'),
     startedAt: isoTime,
@@ -115,6 +161,17 @@ const SuiteSummarySchema = z.object({
   columns: z.array(z.string()).describe('Configuration keys laid out as matrix columns.'),
 });
 
+const PlannedCellSchema = z
+  .object({
+    suite: z.string().min(1),
+    id: z.string().min(1),
+    title: z.string(),
+    configuration: z.record(z.string(), ConfigValueSchema),
+    pathWorks: z.boolean(),
+    mechanism: z.string().optional(),
+  })
+  .describe('A cell the run selected, whether or not it ran.');
+
 const RunObject = z.object({
   schema: z.literal('returnpath/results/v1'),
   runId: z.string().min(1),
@@ -126,6 +183,10 @@ const RunObject = z.object({
   host: z.object({ kernel: z.string(), node: z.string(), platform: z.string() }),
   selection: z.object({ suites: z.array(z.string()), grep: z.string().optional() }),
   suites: z.array(SuiteSummarySchema),
+  planned: z
+    .array(PlannedCellSchema)
+    .optional()
+    .describe('Every selected cell in run order; cells without a result did not run (interrupted).'),
   cells: z.array(CellResultSchema),
   totals: z.object({ pass: count, fail: count, inconclusive: count, error: count }),
 });
@@ -165,6 +226,8 @@ export type _SchemasInSync = Assert<
   | InSync<typeof EvidenceFindingSchema, EvidenceFinding>
   | InSync<typeof CheckResultSchema, CheckResult>
   | InSync<typeof RateSummarySchema, RateSummary>
+  | InSync<typeof MissedAttemptSchema, MissedAttempt>
+  | InSync<typeof PlannedCellSchema, PlannedCell>
 >;
 
 /** Parse results.json text. Throws ValidationError naming `source` and every problem with its path. */

@@ -28,7 +28,7 @@ export interface CheckResult {
 }
 
 export interface EvidenceFinding {
-  kind: 'reset' | 'drop' | 'counter' | 'conntrack' | 'note';
+  kind: 'reset' | 'drop' | 'counter' | 'conntrack' | 'health' | 'note';
   host: string;
   /** One line for humans. */
   summary: string;
@@ -42,24 +42,54 @@ export interface TimelineSample {
   t: number;
   outcome: string;
   ms: number;
+  /** The client's source port. */
+  port?: number;
+  /** Where a failed attempt ended (connect, answer) and its socket error. */
+  phase?: string;
+  errno?: string;
+  /** Its deadline timer fired this late, ms: the client process was not scheduled in time. */
+  stallMs?: number;
 }
 
 export interface TimelineWindow {
   /** The fault's name, e.g. `rp_filter=1 on node-1/eth1`. */
   label: string;
-  /** Applied and reverted, ms since the traffic started. */
+  /** Apply started and revert finished, ms since the traffic started: the envelope of the effect. */
   from: number;
   to: number;
+  /** Apply finished and revert started: the fault was surely in effect in between. */
+  applied?: number;
+  reverting?: number;
 }
 
 /** Chaos cells: attempts over time and the fault windows (issue 7). */
 export interface Timeline {
+  /** Epoch ms of t = 0. */
+  startedAt?: number;
   samples: TimelineSample[];
   windows: TimelineWindow[];
   /** Measured figures, e.g. `failureRateOutside`, `windowMs`, `recoveryMs`. */
   metrics: Record<string, number | null>;
   /** Long-lived connections: name → survived | reset | timeout | closed. */
   longLived?: Record<string, string>;
+}
+
+/** An attempt that missed the cell's expectation, with the evidence of what happened to it. */
+export interface MissedAttempt {
+  /** Attempt index within its batch. */
+  i: number;
+  outcome: string;
+  phase?: string;
+  errno?: string;
+  /** `address:port` the client used and connected to. */
+  from: string;
+  to: string;
+  startedAt: string;
+  ms: number;
+  /** The source the server saw, when it answered. */
+  serverSaw?: string;
+  /** Conntrack entries of its 5-tuple per host, NLB health changes around it, a stalled deadline, ... */
+  evidence: string[];
 }
 
 export interface CellResult {
@@ -75,6 +105,8 @@ export interface CellResult {
   pathWorks: boolean;
   /** The mechanism in one or two sentences. */
   explanation: string;
+  /** What breaks the path, in a word or two (`rp_filter`, `hairpin reset`, `5-tuple collision`); absent when it works. */
+  mechanism?: string;
   /** What the cell expected, for humans: `all connected; server sees the client; resets from netshoot`. */
   expectation: string;
   /** The flow probed, for humans: `internet curl-loop -> web-nlb 198.51.100.200:80 (tcp)`. */
@@ -91,6 +123,8 @@ export interface CellResult {
   /** Source address the servers saw → connections. */
   sourcesSeen: Record<string, number>;
   evidence: EvidenceFinding[];
+  /** Attempts that missed the expectation (the first 12), each with its own evidence. */
+  misses?: MissedAttempt[];
   /** Commands to reproduce: bring the cell's lab up and probe once. */
   reproduce: string[];
   timeline?: Timeline;
@@ -109,6 +143,16 @@ export interface SuiteSummary {
   columns: string[];
 }
 
+/** A cell the run selected, whether or not it ran (an interrupted run shows the rest as not run). */
+export interface PlannedCell {
+  suite: string;
+  id: string;
+  title: string;
+  configuration: Configuration;
+  pathWorks: boolean;
+  mechanism?: string;
+}
+
 export interface RunResults {
   schema: 'returnpath/results/v1';
   runId: string;
@@ -119,6 +163,8 @@ export interface RunResults {
   host: { kernel: string; node: string; platform: string };
   selection: { suites: string[]; grep?: string };
   suites: SuiteSummary[];
+  /** Every selected cell, in run order (absent in files written before it existed). */
+  planned?: PlannedCell[];
   cells: CellResult[];
   totals: Record<CellStatus, number>;
 }
