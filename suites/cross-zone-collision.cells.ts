@@ -8,7 +8,7 @@
 import type { CellSpec, SuiteSpec } from '../lib/scenario/cell.js';
 import { validateTopology } from '../lib/model/topology.js';
 import { percent } from '../lib/verdict/expectation.js';
-import { timeoutExpectation } from './support/derive.js';
+import { timeoutExpectation } from '../lib/scenario/derive.js';
 import { example } from './support/documents.js';
 
 const SUITE = 'cross-zone-collision';

@@ -1,4 +1,4 @@
-/** `returnpath lab up | exec | dump | down | list | clean`. */
+/** `returnpath lab up | exec | probe | dump | down | list | clean`. */
 import { spawn } from 'node:child_process';
 import { CommandRunner } from '../exec/command.js';
 import { cleanLabs } from '../lab/clean.js';
@@ -8,15 +8,18 @@ import { listRunStates, processAlive } from '../lab/state.js';
 import { loadTopology } from '../model/topology.js';
 import { labContributors } from '../lab/contributors.js';
 import { dumpLab } from './lab-dump.js';
-import { parseArgs, usage, type ParsedArgs } from './args.js';
+import { parseArgs, stringFlag, usage, type ParsedArgs } from './args.js';
+import { labProbe, labUpCell } from './lab-cell.js';
 
 export async function labCommand(argv: readonly string[]): Promise<number> {
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'up':
-      return labUp(parseArgs(rest, { values: ['run-id'] }, 'lab up'));
+      return labUp(parseArgs(rest, { values: ['run-id', 'cell', 'file'] }, 'lab up'));
     case 'exec':
       return labExec(parseArgs(rest, {}, 'lab exec'));
+    case 'probe':
+      return labProbe(rest);
     case 'dump':
       return labDump(parseArgs(rest, {}, 'lab dump'));
     case 'down':
@@ -26,7 +29,7 @@ export async function labCommand(argv: readonly string[]): Promise<number> {
     case 'clean':
       return labClean(parseArgs(rest, { booleans: ['all'] }, 'lab clean'));
     default:
-      throw usage('lab', sub ?? '(none)', 'expected one of: up, exec, dump, down, list, clean');
+      throw usage('lab', sub ?? '(none)', 'expected one of: up, exec, probe, dump, down, list, clean');
   }
 }
 
@@ -38,6 +41,12 @@ function runIdArg(a: ParsedArgs, command: string): string {
 }
 
 async function labUp(a: ParsedArgs): Promise<number> {
+  const cell = stringFlag(a, 'cell');
+  if (cell !== undefined) {
+    if (a.positionals.length) throw usage('lab up', a.positionals.join(' '), 'takes no FILE with --cell');
+    return labUpCell(cell, { file: stringFlag(a, 'file'), runId: stringFlag(a, 'run-id') });
+  }
+  if (a.flags.has('file')) throw usage('lab up', '--file', 'names a suite file: use it with --cell SUITE/ID');
   const file = a.positionals[0];
   if (!file) throw usage('lab up', '(missing)', 'needs a topology file (YAML or JSON)');
   const runId = a.flags.get('run-id');
@@ -58,6 +67,7 @@ async function labUp(a: ParsedArgs): Promise<number> {
   console.log(
     `next: returnpath lab exec ${lab.runId} HOST -- CMD | lab dump ${lab.runId} | lab down ${lab.runId}`,
   );
+  lab.release();
   return 0;
 }
 

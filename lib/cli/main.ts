@@ -24,7 +24,12 @@ usage:
   returnpath demo                       reproduce seed 001 (NLB hairpin) on the built-in lab
   returnpath validate FILE              check a topology spec
   returnpath lab up FILE [--run-id ID]  build the topology in network namespaces and leave it up
+  returnpath lab up --cell SUITE/ID [--file SUITE.yaml] [--run-id ID]
+                                        a cell's lab with its servers, NLB agents and health checks, up
+                                        until lab down (what a cell's reproduce lines start with)
   returnpath lab exec RUN HOST -- CMD   run a command inside a host of a lab
+  returnpath lab probe RUN HOST KIND ADDR[,ADDR] PORT [--deadline MS] [--attempts N] ...
+                                        probe from inside a host (a cell's probe line)
   returnpath lab dump RUN [HOST]        addresses, rules, routes, iptables, conntrack, sysctls
   returnpath lab down RUN               remove a lab
   returnpath lab list                   list lab runs on this machine

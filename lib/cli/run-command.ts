@@ -6,12 +6,10 @@
  * Exit codes: 0 every selected cell passed (with --baseline: no regression); 1 some cell did not
  * pass (with --baseline: some cell regressed); 2 bad input; 3 the lab cannot run here; 130 interrupted.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Mocha from 'mocha';
-import { stringify as stringifyYaml } from 'yaml';
 import { EnvironmentError } from '../errors.js';
 import { labUnavailable } from '../lab/environment.js';
 import { compareRuns, loadResults, renderChanges, renderSummary, ResultsWriter } from '../report/index.js';
@@ -104,6 +102,14 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
       rows: suite.rows,
       columns: suite.columns,
     })),
+    planned: cells.map((c) => ({
+      suite: c.suite,
+      id: c.id,
+      title: c.title,
+      configuration: c.configuration,
+      pathWorks: c.pathWorks,
+      ...(c.mechanism && { mechanism: c.mechanism }),
+    })),
   });
   log(
     `returnpath run ${runId}: ${cells.length} cells in ${selected.length} suites, ${opts.concurrency} at a time`,
@@ -112,18 +118,13 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
 
   const t0 = performance.now();
   let finished = 0;
-  const topologies = join(dir, 'topologies');
-  await mkdir(topologies, { recursive: true });
+  const sources = new Map(
+    selected.map(({ suite }) => [suite.id, suite.source ?? { kind: 'builtin' as const }]),
+  );
   const session = new Session({
     cells,
     concurrency: opts.concurrency,
-    cellOptions: () => ({
-      saveTopology: async (cell) => {
-        const file = join(topologies, `${cell.suite}.${cell.id}.yaml`);
-        await writeFile(file, stringifyYaml(cell.topology));
-        return file;
-      },
-    }),
+    cellOptions: (cell) => ({ source: sources.get(cell.suite)! }),
     ...opts.session,
     onResult: async (r) => {
       await writer.add(r);

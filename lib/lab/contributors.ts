@@ -20,6 +20,8 @@ export const kubeProxyContributor: PlanContributor = {
           argv: ['{node}', '{dist}/lib/kube-proxy/healthcheck-server.js', JSON.stringify(hc)],
           readyLine: 'listening',
           readyCount: hc.length,
+          // In a lab left up, stdin closes when `lab up` exits: keep serving.
+          detachedArgv: ['--detached'],
         });
     }
   },

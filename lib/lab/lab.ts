@@ -92,6 +92,8 @@ export class Lab extends LabHandle {
     runner: CommandRunner,
     readonly topology: Topology,
     readonly plan: LabPlan,
+    /** Left up when this process exits (its processes detached). */
+    readonly persistent: boolean,
   ) {
     super(state, runner);
   }
@@ -114,14 +116,14 @@ export class Lab extends LabHandle {
         legend: h.legend,
       })),
     };
-    const lab = new Lab(state, runner, topology, plan);
+    const lab = new Lab(state, runner, topology, plan, opts.persistent ?? false);
     await writeRunState(state);
     lab.disposer.defer(`state of run ${runId}`, () => removeRunState(runId));
     try {
       await realize(plan, { runner, disposer: lab.disposer, concurrency: opts.concurrency, log: opts.log });
       await opts.beforeProcesses?.(lab);
       for (const h of plan.hosts)
-        for (const p of h.processes) await lab.startProcess(lab.host(h.id), p, opts.persistent ?? false);
+        for (const p of h.processes) await lab.startProcess(lab.host(h.id), p, lab.persistent);
     } catch (e) {
       await lab.down().catch(() => undefined);
       throw e;
@@ -132,6 +134,14 @@ export class Lab extends LabHandle {
   /** Registers a resource of a higher layer (NLB controller, traffic agent) for teardown with the lab. */
   defer(what: string, fn: () => Promise<void> | void): void {
     this.disposer.defer(what, fn);
+  }
+
+  /**
+   * Starts a process in a host (`{node}` and `{dist}` replaced as in plans) and waits for its ready
+   * line; stopped with the lab, or left running with a persistent lab (`lab down` kills it).
+   */
+  async runProcess(hostRef: string, p: ProcessPlan): Promise<void> {
+    await this.startProcess(this.host(hostRef), p, this.persistent);
   }
 
   /** A process the plan started in `hostId` (for example the NLB node agent), while the lab is up. */
@@ -145,8 +155,25 @@ export class Lab extends LabHandle {
     await this.disposer.dispose();
   }
 
+  /**
+   * A persistent lab's processes keep their pipes to this process until release() (so the NLB
+   * agents can be asked about health); release() lets them run on alone. Call it before exiting.
+   */
+  release(): void {
+    for (const child of this.detached.splice(0)) {
+      child.unref();
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      child.stdin?.destroy();
+    }
+  }
+
+  private readonly detached: ChildProcess[] = [];
+
   private async startProcess(exec: NetnsExec, p: ProcessPlan, detached: boolean): Promise<void> {
-    const argv = p.argv.map((a) => a.replace('{node}', process.execPath).replace('{dist}', DIST_DIR));
+    const argv = [...p.argv, ...(detached ? (p.detachedArgv ?? []) : [])].map((a) =>
+      a.replace('{node}', process.execPath).replace('{dist}', DIST_DIR),
+    );
     const child = exec.spawn(argv, { detached });
     this.children.set(`${exec.host}:${p.name}`, child);
     this.disposer.defer(`${p.name} in ${exec.host}`, () => {
@@ -154,20 +181,25 @@ export class Lab extends LabHandle {
     });
     await waitForLines(child, p.readyLine, p.readyCount, `${p.name} in ${exec.host}`);
     if (detached) {
-      child.unref();
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-      child.stdin?.destroy();
+      // Its output is not read after release(): never let a full or closed pipe stop it.
+      child.stdout?.on('error', () => undefined);
+      this.detached.push(child);
     }
   }
 }
+
+const READY_TIMEOUT_MS = 60_000;
 
 function waitForLines(child: ChildProcess, line: string, count: number, what: string): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     let seen = 0;
     let buf = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`${what} not ready after 10 s: ${err.trim()}`)), 10_000);
+    // Only a process that never gets ready trips this: a busy machine makes one slow, not dead.
+    const timer = setTimeout(
+      () => reject(new Error(`${what} not ready after ${READY_TIMEOUT_MS / 1000} s: ${err.trim()}`)),
+      READY_TIMEOUT_MS,
+    );
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     child.stdout?.on('data', (d: Buffer) => {
       buf += d.toString();

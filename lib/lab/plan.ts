@@ -15,6 +15,8 @@ export interface ProcessPlan {
   readyLine: string;
   /** How many ready lines to wait for. */
   readyCount: number;
+  /** Arguments added when the lab is left up (the process must outlive the command that started it). */
+  detachedArgv?: string[];
 }
 
 export interface HostPlan {
