@@ -65,6 +65,7 @@ interface Path {
   to: Destination;
   expect: CellExpect;
   pathWorks?: boolean;
+  mechanism?: string;
   explanation: string;
 }
 
@@ -137,6 +138,7 @@ const PATHS: Path[] = [
       evidence: [{ kind: 'drop', host: 'node-b', reason: 'rule' }],
     },
     pathWorks: false,
+    mechanism: 'no local endpoint',
     explanation:
       'node-b has no local endpoint: kube-proxy drops the traffic in KUBE-EXTERNAL-SERVICES ("has no local ' +
       'endpoints"); the NLB health check node port answers 503 so an NLB never sends it there.',
@@ -193,6 +195,7 @@ function cell(p: Path): CellSpec {
     flow: { from: p.from, to: p.to, attempts: 24 },
     expect: p.expect,
     pathWorks: p.pathWorks ?? true,
+    ...(p.mechanism && { mechanism: p.mechanism }),
     explanation: p.explanation,
   };
 }

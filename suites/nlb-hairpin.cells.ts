@@ -61,8 +61,12 @@ function predict(
   v: Variant,
   s: Setup,
   model: FailureModel,
-): Pick<CellSpec, 'expect' | 'pathWorks' | 'explanation'> {
+): Pick<CellSpec, 'expect' | 'pathWorks' | 'explanation' | 'mechanism'> {
   const share = model.share;
+  const words = [
+    ...(model.hairpin ? ['hairpin reset'] : []),
+    ...(model.forwardedWithClientSource ? ['source/dest check'] : []),
+  ];
   const source: SourceSeen | undefined = !v.preserveClientIp
     ? v.targets === 'ip'
       ? { nlb: s.lb }
@@ -110,6 +114,7 @@ function predict(
   return {
     pathWorks: false,
     expect,
+    ...(words.length > 0 && { mechanism: words.join(' + ') }),
     explanation:
       `With client IP preservation, a flow the NLB sends to ${s.clientNode} is answered on the node itself: the ` +
       `reply goes straight to ${s.client}, which resets the SYN-ACK from an address it never called, and the ` +

@@ -208,8 +208,8 @@ describe('chaos: NLB path faults (real namespaces)', function () {
       other: await probe(80, 3),
     }));
     // Which held connection did not open, and how its connect ended.
-    const notOpen = fault.opened!.connections
-      .filter((c) => c.state !== 'open')
+    const notOpen = fault
+      .opened!.connections.filter((c) => c.state !== 'open')
       .map((c) => `#${c.index} ${c.state}: ${formatAttempt(c.connect)}`);
     expect(notOpen, 'every held connection opens').to.deep.equal([]);
     expect(ex.during.same.counts.other).to.equal(5);

@@ -13,7 +13,14 @@ import Mocha from 'mocha';
 import { EnvironmentError } from '../errors.js';
 import { labUnavailable } from '../lab/environment.js';
 import { compareRuns, loadResults, renderChanges, renderSummary, ResultsWriter } from '../report/index.js';
-import { cellKey, cellTags, describeCellExpect, type CellSpec, type SuiteSpec } from '../scenario/cell.js';
+import {
+  cellKey,
+  cellTags,
+  describeCellExpect,
+  mechanismOf,
+  type CellSpec,
+  type SuiteSpec,
+} from '../scenario/cell.js';
 import type { CellResult, RunResults } from '../scenario/result.js';
 import { selectCells } from '../scenario/select.js';
 import { configureSession, Session, type SessionOptions } from '../scenario/session.js';
@@ -108,7 +115,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
       title: c.title,
       configuration: c.configuration,
       pathWorks: c.pathWorks,
-      ...(c.mechanism && { mechanism: c.mechanism }),
+      ...(mechanismOf(c) && { mechanism: mechanismOf(c) }),
     })),
   });
   log(

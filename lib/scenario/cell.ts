@@ -301,6 +301,30 @@ export function describeSource(s: SourceSeen): string {
   return `an NLB node of ${s.nlb}`;
 }
 
+/**
+ * What breaks a cell's path, in a word or two, for the report: the cell's own `mechanism`, else
+ * what its required evidence names (rp_filter, source/dest check, a dropping rule, a collision).
+ * Undefined for a path that works.
+ */
+export function mechanismOf(c: CellSpec): string | undefined {
+  if (c.mechanism) return c.mechanism;
+  if (c.pathWorks) return undefined;
+  const words = (c.expect.evidence ?? []).flatMap((e) =>
+    e.kind === 'drop'
+      ? [
+          e.reason === 'source-dest-check'
+            ? 'source/dest check'
+            : e.reason === 'rule'
+              ? 'dropped by a rule'
+              : e.reason,
+        ]
+      : e.kind === 'nlb-collision'
+        ? ['5-tuple collision']
+        : [],
+  );
+  return [...new Set(words)].join(' + ') || undefined;
+}
+
 export function describeEvidenceExpectation(e: EvidenceExpectation): string {
   if (e.kind === 'resets-from') return `resets from ${e.host}`;
   if (e.kind === 'counter-rose') return `${e.counter} rose on ${e.hosts?.join(' or ') ?? 'some host'}`;

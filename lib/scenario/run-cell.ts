@@ -23,6 +23,7 @@ import {
   cellTags,
   describeCellExpect,
   describeSource,
+  mechanismOf,
   type CellSpec,
   type ChaosBounds,
 } from './cell.js';
@@ -33,6 +34,7 @@ import {
   evidenceCheck,
   type ExtraEvidence,
   findingsOf,
+  hostMatches,
   outcomeCheck,
   peerAddress,
   rateSummaries,
@@ -69,8 +71,13 @@ interface Probed {
 async function probeFlow(agents: LabAgents, cell: CellSpec, flow: ResolvedFlow): Promise<Probed> {
   const agent = await agents.get(flow.client);
   const attempts: AttemptRecord[] = [];
+  let batches = 0;
   const batch = async (n: number): Promise<Outcome[]> => {
     const per = Math.max(1, Math.ceil(n / flow.destinations.length));
+    // Fixed source ports: each batch takes the next range of the same width, so that a rate is
+    // judged on fresh 5-tuples (with the same ports a hashing NLB would repeat its choices).
+    const range = cell.flow.localPortRange;
+    const shift = range ? (range[1] - range[0] + 1) * batches++ : 0;
     const results = await Promise.all(
       flow.destinations.map((d) =>
         agent.probe({
@@ -80,7 +87,7 @@ async function probeFlow(agents: LabAgents, cell: CellSpec, flow: ResolvedFlow):
           attempts: per,
           deadlineMs: cell.flow.deadlineMs ?? DEADLINE_MS,
           concurrency: cell.flow.concurrency ?? 16,
-          ...(cell.flow.localPortRange && { localPortRange: cell.flow.localPortRange }),
+          ...(range && { localPortRange: [range[0] + shift, range[1] + shift] as const }),
           ...(cell.flow.holdMs && { holdMs: cell.flow.holdMs, close: 'rst' as const }),
         }),
       ),
@@ -129,7 +136,7 @@ function base(
     configuration: cell.configuration,
     pathWorks: cell.pathWorks,
     explanation: cell.explanation,
-    ...(cell.mechanism && { mechanism: cell.mechanism }),
+    ...(mechanismOf(cell) && { mechanism: mechanismOf(cell) }),
     expectation: describeCellExpect(cell.expect, cell.chaos),
     flow: `${cell.flow.from} -> ${JSON.stringify(cell.flow.to)}`,
     attempts: 0,
@@ -140,6 +147,16 @@ function base(
     reproduce: [],
     startedAt: startedAt.toISOString(),
   };
+}
+
+/** A probe that holds its connections closes them with a reset: say so on the client's reset finding. */
+function ownResets(cell: CellSpec, flow: ResolvedFlow, findings: EvidenceFinding[]): EvidenceFinding[] {
+  if (!cell.flow.holdMs) return findings;
+  return findings.map((f) =>
+    f.kind === 'reset' && hostMatches(f.host, flow.client)
+      ? { ...f, summary: `${f.summary} (the probe closes every connection it held with a reset)` }
+      : f,
+  );
 }
 
 /** NLB health as evidence: a node that did not settle, and every health change while probing. */
@@ -197,7 +214,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
         attempts: t.total,
         counts: { ...t.counts },
         rates: rateSummaries(t),
-        evidence: [...findingsOf(deltas, more), ...health.findings],
+        evidence: [...ownResets(cell, flow, findingsOf(deltas, more)), ...health.findings],
         ...extra,
         reproduce: [...result.reproduce, ...(extra.reproduce ?? [])],
         durationMs: Math.round(performance.now() - t0),
