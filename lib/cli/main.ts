@@ -14,15 +14,15 @@ import { validateCommand } from './validate-command.js';
 const HELP = `returnpath: chaos and conformance for the return paths of load-balanced traffic
 
 usage:
-  returnpath run [--suite ID[,ID]] [--grep RE] [--list] [--baseline OLD/results.json] [--concurrency N]
-                                        run the conformance suites on the built-in lab; results in
-                                        test-results/RUN-ID/ (results.json, junit.xml, report.html)
+  returnpath run [--file SUITE.yaml] [--suite ID[,ID]] [--grep RE] [--list] [--baseline OLD/results.json]
+                 [--concurrency N]      run the conformance suites (or a suite file) on the built-in lab;
+                                        results in test-results/RUN-ID/ (results.json, junit.xml, report.html)
   returnpath collect [--out FILE]       (on a node, as root) snapshot its network settings for certify
   returnpath certify SNAPSHOT [--cni vpc-cni|vpc-cni-legacy] [--profile all|nlb-ip-targets|
                      nlb-instance-targets|in-cluster-clients]
                                         replay a node image's sysctls in the lab, certify its traffic paths
   returnpath demo                       reproduce seed 001 (NLB hairpin) on the built-in lab
-  returnpath validate FILE              check a topology spec
+  returnpath validate FILE              check a topology spec or a suite file
   returnpath lab up FILE [--run-id ID]  build the topology in network namespaces and leave it up
   returnpath lab up --cell SUITE/ID [--file SUITE.yaml] [--run-id ID]
                                         a cell's lab with its servers, NLB agents and health checks, up

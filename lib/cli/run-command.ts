@@ -24,7 +24,9 @@ import {
 import type { CellResult, RunResults } from '../scenario/result.js';
 import { selectCells } from '../scenario/select.js';
 import { configureSession, Session, type SessionOptions } from '../scenario/session.js';
-import { SUITES, specFile } from '../../suites/catalog.js';
+import { specFile } from '../../suites/catalog.js';
+import { DYNAMIC_SPEC, setDynamicSuites } from '../scenario/dynamic.js';
+import { loadSuites } from './suite-source.js';
 import { intFlag, parseArgs, stringFlag } from './args.js';
 
 const SUITES_DIR = fileURLToPath(new URL('../../suites/', import.meta.url));
@@ -211,13 +213,13 @@ function listCells(selected: { suite: SuiteSpec; cells: CellSpec[] }[]): void {
   console.log(`${n} cells`);
 }
 
-export const RUN_USAGE = `usage: returnpath run [--suite ID[,ID]] [--grep REGEX] [--list] [--baseline OLD/results.json]
-                      [--concurrency N] [--results DIR] [--run-id ID]`;
+export const RUN_USAGE = `usage: returnpath run [--file SUITE.yaml] [--suite ID[,ID]] [--grep REGEX] [--list]
+                      [--baseline OLD/results.json] [--concurrency N] [--results DIR] [--run-id ID]`;
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
   const a = parseArgs(
     argv,
-    { values: ['suite', 'grep', 'baseline', 'concurrency', 'results', 'run-id'], booleans: ['list'] },
+    { values: ['file', 'suite', 'grep', 'baseline', 'concurrency', 'results', 'run-id'], booleans: ['list'] },
     'run',
   );
   const suiteIds = stringFlag(a, 'suite')
@@ -225,23 +227,32 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     .map((s) => s.trim())
     .filter(Boolean);
   const grep = stringFlag(a, 'grep');
+  // A suite file runs on its own, through the same engine, reports and baseline gate.
+  const file = stringFlag(a, 'file');
+  const suites = await loadSuites(file);
   if (a.flags.has('list')) {
     listCells(
-      selectCells(SUITES, { ...(suiteIds && { suites: suiteIds }), ...(grep !== undefined && { grep }) }),
+      selectCells(suites, { ...(suiteIds && { suites: suiteIds }), ...(grep !== undefined && { grep }) }),
     );
     return 0;
   }
   const concurrency = intFlag(a, 'concurrency', 'run', 1, 16) ?? Math.min(2, availableParallelism());
   const baseline = stringFlag(a, 'baseline');
   const runId = stringFlag(a, 'run-id');
-  const out = await runSuites({
-    suites: SUITES,
-    ...(suiteIds && { suiteIds }),
-    ...(grep !== undefined && { grep }),
-    concurrency,
-    resultsRoot: stringFlag(a, 'results') ?? 'test-results',
-    ...(runId && { runId }),
-    ...(baseline && { baseline }),
-  });
-  return out.exitCode;
+  if (file) setDynamicSuites(suites);
+  try {
+    const out = await runSuites({
+      suites,
+      ...(suiteIds && { suiteIds }),
+      ...(grep !== undefined && { grep }),
+      concurrency,
+      resultsRoot: stringFlag(a, 'results') ?? 'test-results',
+      ...(runId && { runId }),
+      ...(baseline && { baseline }),
+      ...(file && { specFor: () => DYNAMIC_SPEC }),
+    });
+    return out.exitCode;
+  } finally {
+    if (file) setDynamicSuites([]);
+  }
 }

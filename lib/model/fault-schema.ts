@@ -8,116 +8,122 @@ const host = z.string().min(1).describe('A lab host: `node-1`, `pod/web`, `fabri
 const iface = z.string().min(1).describe('An interface inside the host: `eth0`, `eth1`, ...');
 const port = z.number().int().min(1).max(65535);
 
-export const FaultSpecSchema = z.discriminatedUnion('kind', [
-  z
-    .object({
-      kind: z.literal('rp-filter'),
-      host,
-      interface: iface,
-      value: z.union([z.literal(0), z.literal(1), z.literal(2)]),
-    })
-    .strict()
-    .describe('net.ipv4.conf.<interface>.rp_filter set, then restored.'),
-  z
-    .object({
-      kind: z.literal('sysctl'),
-      host,
-      values: z.record(z.string().regex(/^net\./, 'a net.* key'), z.string()),
-    })
-    .strict()
-    .describe('net.* sysctls of one host set, then restored.'),
-  z
-    .object({
-      kind: z.literal('source-port-exhaustion'),
-      host,
-      range: z.tuple([port, port]),
-      hold: z
-        .object({ host: z.string().min(1), port, connections: z.number().int().min(1).optional() })
-        .strict()
-        .optional(),
-    })
-    .strict()
-    .describe(
-      'The ephemeral port range narrowed (and held by connections to one destination), then widened.',
-    ),
-  z
-    .object({
-      kind: z.literal('wipe-rules'),
-      host,
-      rules: z
-        .union([z.literal('all-non-default'), z.array(z.number().int().min(0))])
-        .default('all-non-default'),
-      routeTables: z.array(z.number().int().min(1)).optional(),
-    })
-    .strict()
-    .describe('Policy rules deleted and route tables flushed (a network manager), then restored exactly.'),
-  z
-    .object({ kind: z.literal('link-down'), host, interface: iface })
-    .strict()
-    .describe('A link down, then up with its routes.'),
-  z
-    .object({ kind: z.literal('conntrack-flush'), host })
-    .strict()
-    .describe("A host's conntrack table flushed."),
-  z
-    .object({
-      kind: z.literal('nlb-node-loss'),
-      nlb: z.string().min(1),
-      zone: z.string().min(1),
-      forgetFlows: z.boolean().optional(),
-    })
-    .strict()
-    .describe("One zone's NLB node stops answering, then comes back."),
-  z
-    .object({ kind: z.literal('target-unhealthy'), nlb: z.string().min(1), target: z.string().min(1) })
-    .strict()
-    .describe('A target forced unhealthy on every NLB node (its flows reset), then back to measured health.'),
-  z
-    .object({
-      kind: z.literal('deregister'),
-      nlb: z.string().min(1),
-      target: z.string().min(1),
-      reset: z.boolean().optional(),
-    })
-    .strict()
-    .describe('A target deregistered (no new flows; open ones reset unless reset: false), then registered.'),
-  z
-    .object({ kind: z.literal('kube-proxy-wipe'), node: z.string().min(1) })
-    .strict()
-    .describe("kube-proxy's chains removed, then re-synced."),
-  z
-    .object({
-      kind: z.literal('endpoints-change'),
-      node: z.string().min(1),
-      service: z.string().min(1),
-      endpoints: z.array(z.string()),
-    })
-    .strict()
-    .describe("kube-proxy's rules on a node rewritten for other endpoints, then restored."),
-  z
-    .object({
-      kind: z.literal('packet-loss'),
-      host,
-      interface: iface,
-      probability: z.number().gt(0).max(1),
-      direction: z.enum(['in', 'out', 'both']).default('both'),
-    })
-    .strict()
-    .describe(
-      'Each packet entering and/or leaving an interface dropped with a probability (iptables statistic).',
-    ),
-  z
-    .object({
-      kind: z.literal('delay'),
-      host,
-      interface: iface,
-      rate: z.string().regex(/^\d+(\.\d+)?(bit|kbit|mbit|gbit)$/, 'a tc rate: 64kbit, 1mbit, ...'),
-      burstBytes: z.number().int().min(1).optional(),
-      latencyMs: z.number().min(1),
-    })
-    .strict()
-    .describe('Rate limiting with queueing delay (tc tbf) on an interface.'),
-]);
+export const FaultSpecSchema = z
+  .discriminatedUnion('kind', [
+    z
+      .object({
+        kind: z.literal('rp-filter'),
+        host,
+        interface: iface,
+        value: z.union([z.literal(0), z.literal(1), z.literal(2)]),
+      })
+      .strict()
+      .describe('net.ipv4.conf.<interface>.rp_filter set, then restored.'),
+    z
+      .object({
+        kind: z.literal('sysctl'),
+        host,
+        values: z.record(z.string().regex(/^net\./, 'a net.* key'), z.string()),
+      })
+      .strict()
+      .describe('net.* sysctls of one host set, then restored.'),
+    z
+      .object({
+        kind: z.literal('source-port-exhaustion'),
+        host,
+        range: z.tuple([port, port]),
+        hold: z
+          .object({ host: z.string().min(1), port, connections: z.number().int().min(1).optional() })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .describe(
+        'The ephemeral port range narrowed (and held by connections to one destination), then widened.',
+      ),
+    z
+      .object({
+        kind: z.literal('wipe-rules'),
+        host,
+        rules: z
+          .union([z.literal('all-non-default'), z.array(z.number().int().min(0))])
+          .default('all-non-default'),
+        routeTables: z.array(z.number().int().min(1)).optional(),
+      })
+      .strict()
+      .describe('Policy rules deleted and route tables flushed (a network manager), then restored exactly.'),
+    z
+      .object({ kind: z.literal('link-down'), host, interface: iface })
+      .strict()
+      .describe('A link down, then up with its routes.'),
+    z
+      .object({ kind: z.literal('conntrack-flush'), host })
+      .strict()
+      .describe("A host's conntrack table flushed."),
+    z
+      .object({
+        kind: z.literal('nlb-node-loss'),
+        nlb: z.string().min(1),
+        zone: z.string().min(1),
+        forgetFlows: z.boolean().optional(),
+      })
+      .strict()
+      .describe("One zone's NLB node stops answering, then comes back."),
+    z
+      .object({ kind: z.literal('target-unhealthy'), nlb: z.string().min(1), target: z.string().min(1) })
+      .strict()
+      .describe(
+        'A target forced unhealthy on every NLB node (its flows reset), then back to measured health.',
+      ),
+    z
+      .object({
+        kind: z.literal('deregister'),
+        nlb: z.string().min(1),
+        target: z.string().min(1),
+        reset: z.boolean().optional(),
+      })
+      .strict()
+      .describe(
+        'A target deregistered (no new flows; open ones reset unless reset: false), then registered.',
+      ),
+    z
+      .object({ kind: z.literal('kube-proxy-wipe'), node: z.string().min(1) })
+      .strict()
+      .describe("kube-proxy's chains removed, then re-synced."),
+    z
+      .object({
+        kind: z.literal('endpoints-change'),
+        node: z.string().min(1),
+        service: z.string().min(1),
+        endpoints: z.array(z.string()),
+      })
+      .strict()
+      .describe("kube-proxy's rules on a node rewritten for other endpoints, then restored."),
+    z
+      .object({
+        kind: z.literal('packet-loss'),
+        host,
+        interface: iface,
+        probability: z.number().gt(0).max(1),
+        direction: z.enum(['in', 'out', 'both']).default('both'),
+      })
+      .strict()
+      .describe(
+        'Each packet entering and/or leaving an interface dropped with a probability (iptables statistic).',
+      ),
+    z
+      .object({
+        kind: z.literal('delay'),
+        host,
+        interface: iface,
+        rate: z.string().regex(/^\d+(\.\d+)?(bit|kbit|mbit|gbit)$/, 'a tc rate: 64kbit, 1mbit, ...'),
+        burstBytes: z.number().int().min(1).optional(),
+        latencyMs: z.number().min(1),
+      })
+      .strict()
+      .describe('Rate limiting with queueing delay (tc tbf) on an interface.'),
+  ])
+  .meta({ id: 'Fault' });
 
 export type FaultSpec = z.output<typeof FaultSpecSchema>;
 /** A fault spec as written (defaults not filled in yet). */

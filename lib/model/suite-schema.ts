@@ -42,7 +42,8 @@ export const PatchOpSchema = z
     z.strictObject({ append: docPath, value: z.unknown() }).describe('Append a value to the list at a path.'),
     z.strictObject({ remove: docPath }).describe('Remove the key or list entry at a path.'),
   ])
-  .describe('One change to the topology document.');
+  .describe('One change to the topology document.')
+  .meta({ id: 'PatchOp' });
 
 const patch = z.array(PatchOpSchema);
 
@@ -53,7 +54,8 @@ const TopologyRefSchema = z
       inline: z.record(z.string(), z.unknown()).describe('A topology document (returnpath/v1 Topology).'),
     }),
   ])
-  .describe('The topology: a file or inline.');
+  .describe('The topology: a file or inline.')
+  .meta({ id: 'TopologyRef' });
 
 const AxisValueSchema = z.union([
   configValue,
@@ -74,7 +76,8 @@ const AxisSchema = z
       .optional()
       .describe("Changes applied for every value; a `set` without `value` sets the axis's value."),
   })
-  .describe('A configuration dimension: its values, and how each patches the topology.');
+  .describe('A configuration dimension: its values, and how each patches the topology.')
+  .meta({ id: 'Axis' });
 
 const DestinationSchema = z.union([
   z.strictObject({ pod: z.string(), port }).describe("Straight to a pod's address."),
@@ -115,7 +118,8 @@ const FlowSchema = z
       .optional()
       .describe('Attempts in flight per destination; default 16.'),
   })
-  .describe('What is probed: from a client to a destination.');
+  .describe('What is probed: from a client to a destination.')
+  .meta({ id: 'Flow' });
 
 const OutcomeExpectationSchema = z.union([
   z
@@ -222,37 +226,49 @@ const ChaosSchema = z
         .optional(),
     }),
   })
-  .describe('Steady traffic while faults are applied and reverted, and what it must show.');
+  .describe('Steady traffic while faults are applied and reverted, and what it must show.')
+  .meta({ id: 'Chaos' });
 
 /** Everything a cell may say; templates, rules and explicit cells all use it. */
-export const CellFieldsSchema = z.strictObject({
-  id: z.string().optional().describe('Unique in the suite; `{axis}` is replaced by the axis label.'),
-  title: z.string().optional(),
-  seeds: z.array(z.string()).optional(),
-  configuration: z
-    .record(z.string(), configValue)
-    .optional()
-    .describe('More configuration keys for the matrix.'),
-  topology: TopologyRefSchema.optional(),
-  patch: patch.optional().describe("The cell's own changes, after the axes'."),
-  flow: FlowSchema.partial().optional(),
-  expect: ExpectSchema.optional(),
-  pathWorks: z
-    .boolean()
-    .optional()
-    .describe('Default: true when every attempt should connect (or the derived share is 0).'),
-  mechanism: z
-    .string()
-    .optional()
-    .describe('What breaks the path, in a word or two (rp_filter, hairpin reset, ...).'),
-  explanation: z
-    .string()
-    .optional()
-    .describe('The mechanism in one or two sentences; `{share}` is the derived share.'),
-  tags: z.array(z.string()).optional(),
-  disruptive: z.boolean().optional(),
-  chaos: ChaosSchema.optional(),
-});
+export const CellFieldsSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .optional()
+      .describe(
+        'Unique in the suite; in ids, titles and texts `{axis}` is the axis label, `{axis:value}` its value.',
+      ),
+    title: z.string().optional(),
+    seeds: z.array(z.string()).optional(),
+    configuration: z
+      .record(z.string(), configValue)
+      .optional()
+      .describe('More configuration keys for the matrix.'),
+    topology: TopologyRefSchema.optional(),
+    patch: patch
+      .optional()
+      .describe(
+        "Changes after the axes'; every layer's (defaults, matrix cell, rules, the cell) apply in that order.",
+      ),
+    flow: FlowSchema.partial().optional(),
+    expect: ExpectSchema.optional(),
+    pathWorks: z
+      .boolean()
+      .optional()
+      .describe('Default: true when every attempt should connect (or the derived share is 0).'),
+    mechanism: z
+      .string()
+      .optional()
+      .describe('What breaks the path, in a word or two (rp_filter, hairpin reset, ...).'),
+    explanation: z
+      .string()
+      .optional()
+      .describe('The mechanism in one or two sentences; `{share}` is the derived share.'),
+    tags: z.array(z.string()).optional(),
+    disruptive: z.boolean().optional(),
+    chaos: ChaosSchema.optional(),
+  })
+  .meta({ id: 'CellFields' });
 
 const RuleSchema = z
   .strictObject({

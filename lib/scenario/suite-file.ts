@@ -53,9 +53,17 @@ export async function loadSuiteFile(path: string): Promise<SuiteSpec> {
   return expandSuite(parseDocument(await readFile(path, 'utf8'), path), { path });
 }
 
-/** For the built-in suites, loaded when the catalog is imported. */
-export function loadSuiteFileSync(path: string, display = path): SuiteSpec {
-  return expandSuite(parseDocument(readFileSync(path, 'utf8'), display), { path, display, builtin: true });
+/** Synchronously, as the catalog loads the built-in suites when it is imported. */
+export function loadSuiteFileSync(
+  path: string,
+  opts: { display?: string; builtin?: boolean } = {},
+): SuiteSpec {
+  const display = opts.display ?? path;
+  return expandSuite(parseDocument(readFileSync(path, 'utf8'), display), {
+    path,
+    display,
+    builtin: opts.builtin ?? false,
+  });
 }
 
 export interface ExpandOptions {
@@ -72,11 +80,16 @@ export function expandSuite(data: unknown, opts: ExpandOptions): SuiteSpec {
   const file = validateWith(SuiteFileSchema, data, source);
   const problems: ValidationProblem[] = [];
   const report = (path: string, value: unknown, message: string): void => {
-    problems.push({ path, value: renderValue(value), message });
+    const p = { path, value: renderValue(value), message };
+    // An axis patch fails the same way in every combination: say it once.
+    if (!problems.some((q) => q.path === p.path && q.value === p.value && q.message === p.message))
+      problems.push(p);
   };
   const ctx: Ctx = { file, dir: dirname(resolve(opts.path)), report, topologies: new Map() };
   const axisNames = Object.keys(file.axes);
   const cells: CellSpec[] = [];
+  /** Where each cell comes from in the file, for its problems' paths. */
+  const origins: string[] = [];
 
   if (file.matrix) {
     const crossed = file.matrix.axes ?? axisNames;
@@ -97,8 +110,12 @@ export function expandSuite(data: unknown, opts: ExpandOptions): SuiteSpec {
           file.matrix!.cell,
           ...file.matrix!.rules.filter((r) => matches(r.when, where)).map((r) => r.set),
         ];
-        const cell = buildCell(ctx, merge(fields), where, `matrix (${describeWhere(where)})`);
-        if (cell) cells.push(cell);
+        const at = `matrix[${describeWhere(where)}]`;
+        const cell = buildCell(ctx, merge(fields), where, at);
+        if (cell) {
+          cells.push(cell);
+          origins.push(`${at} (${cell.id})`);
+        }
       });
   }
   file.cells.forEach((c, i) => {
@@ -116,7 +133,10 @@ export function expandSuite(data: unknown, opts: ExpandOptions): SuiteSpec {
     });
     if (problems.length === 0) {
       const cell = buildCell(ctx, merge([file.defaults ?? {}, fields]), where, `cells[${i}]`);
-      if (cell) cells.push(cell);
+      if (cell) {
+        cells.push(cell);
+        origins.push(`cells[${i}] (${cell.id})`);
+      }
     }
   });
   if (problems.length) throw new ValidationError(source, problems);
@@ -136,7 +156,7 @@ export function expandSuite(data: unknown, opts: ExpandOptions): SuiteSpec {
   };
   const structural = suiteProblems(suite).map((p) => ({
     ...p,
-    path: p.path.replace(`${suite.id}.cells`, 'cells'),
+    path: p.path.replace(/^[^.]+\.cells\[(\d+)\]/, (_m, i: string) => origins[Number(i)] ?? `cells[${i}]`),
   }));
   if (structural.length) throw new ValidationError(source, structural);
   return suite;
@@ -175,13 +195,18 @@ function matches(
 function describeWhere(where: Record<string, ConfigValue>): string {
   return Object.entries(where)
     .map(([k, v]) => `${k}=${String(v)}`)
-    .join(', ');
+    .join(',');
 }
 
-/** Later fields override earlier ones; objects merge key by key (lists and strings are replaced). */
+/**
+ * Later fields override earlier ones; objects merge key by key, lists and strings are replaced,
+ * except `patch`: every layer's patch applies, in order (defaults, matrix cell, rules, the cell).
+ */
 function merge(layers: readonly CellFields[]): CellFields {
   const out: Doc = {};
   for (const layer of layers) deepMerge(out, layer as Doc);
+  const patch = layers.flatMap((l) => l.patch ?? []);
+  if (patch.length) out['patch'] = structuredClone(patch);
   return out as CellFields;
 }
 
@@ -223,9 +248,10 @@ function baseTopology(ctx: Ctx, ref: CellFields['topology'], at: string): Doc | 
 }
 
 function fill(ctx: Ctx, text: string, where: Record<string, ConfigValue>, share: number | undefined): string {
-  return text.replace(/\{([A-Za-z][\w]*)\}/g, (m, name: string) => {
+  return text.replace(/\{([A-Za-z][\w]*)(:value)?\}/g, (m, name: string, raw?: string) => {
     if (name === 'share') return share === undefined ? m : percent(share);
-    return name in where ? labelOf(ctx, name, where[name]!) : m;
+    if (!(name in where)) return m;
+    return raw ? String(where[name]) : labelOf(ctx, name, where[name]!);
   });
 }
 
@@ -269,7 +295,17 @@ function buildCell(
   } catch (e) {
     if (e instanceof ValidationError)
       for (const p of e.problems) ctx.report(`${cellAt}.topology.${p.path}`, p.value, p.message);
-    else ctx.report(`${cellAt}.flow`, flow.to, (e as Error).message);
+    else {
+      // Flow errors read `flow.to.port: istio-nlb has no listener on 81`: the path goes to the path.
+      const m = /^(flow[\w.]*): (.*)$/s.exec((e as Error).message);
+      const value = m
+        ? m[1]!
+            .split('.')
+            .slice(1)
+            .reduce<unknown>((v, k) => (isPlain(v) ? v[k] : undefined), flow)
+        : flow;
+      ctx.report(`${cellAt}.${m ? m[1] : 'flow'}`, value, m ? m[2]! : (e as Error).message);
+    }
     return undefined;
   }
 

@@ -5,7 +5,7 @@ import { validateTopology } from '../../lib/model/topology.js';
 import { SUITES } from '../catalog.js';
 import { nlbHairpinSuite } from '../nlb-hairpin.cells.js';
 import { eniRpFilterSuite } from '../eni-rp-filter.cells.js';
-import { failureModel } from '../../lib/scenario/derive.js';
+import { collisionShare, failureModel, packetLossShare } from '../../lib/scenario/derive.js';
 import type { CellSpec } from '../../lib/scenario/cell.js';
 import { buildFault } from '../../lib/chaos/fault-spec.js';
 
@@ -104,5 +104,29 @@ describe('derived failure shares', () => {
     expect(failureModel(doc, 'istio-nlb', 'app-client', 80).share).to.equal(0.5);
     doc['loadBalancers'][0]['targetGroups'][0]['preserveClientIp'] = false;
     expect(failureModel(doc, 'istio-nlb', 'app-client', 80).share).to.equal(0);
+  });
+
+  it('seed 004 collisions: (N - E[distinct targets]) / N over N NLB nodes', () => {
+    const doc = example('seed-004-cross-zone');
+    expect(collisionShare(doc, 'istio-nlb', 80)).to.equal(1 / 4); // two nodes, two targets
+    const three = example('seed-004-cross-zone');
+    three['vpc']['zones'].push({ name: 'az-c', subnets: [{ name: 'private-c', cidr: '10.0.3.0/24' }] });
+    three['loadBalancers'][0]['nodes'].push({ zone: 'az-c', address: '10.0.3.100' });
+    expect(collisionShare(three, 'istio-nlb', 80)).to.be.closeTo(5 / 12, 1e-12);
+    // The old formula, P(all pick the same target) x (n-1)/n, gave 1/6 here.
+    expect(collisionShare(three, 'istio-nlb', 80, ['az-a', 'az-b'])).to.equal(1 / 4);
+    const one = example('seed-004-cross-zone');
+    one['loadBalancers'][0]['targetGroups'][0]['targets'] = [{ node: 'node-a', port: 32411 }];
+    expect(collisionShare(one, 'istio-nlb', 80)).to.equal(1 / 2);
+    doc['loadBalancers'][0]['crossZone'] = false;
+    expect(collisionShare(doc, 'istio-nlb', 80)).to.equal(0);
+  });
+
+  it('packet loss: the SYN, or every final ACK before the answer deadline', () => {
+    // 250 ms connect deadline, 2 s answer deadline: one SYN-ACK retransmission (at 1 s) fits.
+    expect(packetLossShare(0.3, 250, 2000)).to.be.closeTo(0.3 + 0.7 * 0.09, 1e-12);
+    expect(packetLossShare(0.3, 250, 900)).to.be.closeTo(0.3 + 0.7 * 0.3, 1e-12);
+    expect(packetLossShare(0.3, 250, 5000)).to.be.closeTo(0.3 + 0.7 * 0.027, 1e-12);
+    expect(() => packetLossShare(0.3, 1500, 2000)).to.throw(RangeError);
   });
 });
