@@ -2,9 +2,9 @@
  * `returnpath collect` (on a node: a snapshot of its network settings) and `returnpath certify
  * SNAPSHOT` (replay them in the lab, run the certification paths, write a certificate).
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { CommandRunner } from '../exec/command.js';
 import {
   certificateOf,
@@ -25,7 +25,8 @@ import {
 import { DYNAMIC_SPEC, setDynamicSuite } from '../scenario/dynamic.js';
 import { SUITES } from '../../suites/catalog.js';
 import { intFlag, parseArgs, stringFlag, usage } from './args.js';
-import { runSuites } from './run-command.js';
+import { newResultsRunId, runSuites } from './run-command.js';
+import { suiteYaml } from '../scenario/suite-document.js';
 
 export async function collectCommand(argv: readonly string[]): Promise<number> {
   const a = parseArgs(argv, { values: ['out'] }, 'collect');
@@ -55,15 +56,26 @@ export async function certifyCommand(argv: readonly string[]): Promise<number> {
   const snapshot = await loadSnapshot(input);
   // Run every path (the certificate lists them all); the profile decides which are required.
   const pathIds = PATHS.map((p) => p.id);
-  const suite = certificationSuite(SUITES, snapshot, cni, pathIds);
+  const built = certificationSuite(SUITES, snapshot, cni, pathIds);
+  const runId = stringFlag(a, 'run-id') ?? newResultsRunId();
+  const resultsRoot = stringFlag(a, 'results') ?? 'test-results';
+  // The cells exist only for this image: save them as a suite file beside the results, so that
+  // their reproduce lines (lab up --file ... --cell ...) have a file to name.
+  const suiteFile = join(resolve(resultsRoot, runId), 'certify.suite.yaml');
+  await mkdir(dirname(suiteFile), { recursive: true });
+  await writeFile(suiteFile, suiteYaml(built, `certification of ${input} (${cni}), returnpath certify`));
+  const shown = relative(process.cwd(), suiteFile);
+  const suite = {
+    ...built,
+    source: { kind: 'file' as const, path: shown.startsWith('..') ? suiteFile : shown },
+  };
   setDynamicSuite(suite);
-  const runId = stringFlag(a, 'run-id');
   try {
     const out = await runSuites({
       suites: [suite],
       concurrency: intFlag(a, 'concurrency', 'certify', 1, 16) ?? Math.min(2, availableParallelism()),
-      resultsRoot: stringFlag(a, 'results') ?? 'test-results',
-      ...(runId && { runId }),
+      resultsRoot,
+      runId,
       specFor: () => DYNAMIC_SPEC,
     });
     const cert = certificateOf({

@@ -52,7 +52,7 @@ export interface RunOutcome {
   exitCode: number;
 }
 
-function newRunId(now = new Date()): string {
+export function newResultsRunId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return `${stamp}-${Math.random().toString(16).slice(2, 6)}`;
 }
@@ -94,7 +94,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   if (why) throw new EnvironmentError(`the built-in lab cannot run here: ${why}`);
   const baseline = opts.baseline ? await loadResults(opts.baseline) : undefined;
 
-  const runId = opts.runId ?? newRunId();
+  const runId = opts.runId ?? newResultsRunId();
   const dir = resolve(opts.resultsRoot, runId);
   const writer = await ResultsWriter.open(dir, {
     schema: 'returnpath/results/v1',

@@ -7,7 +7,9 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadSuiteFileSync } from '../../lib/scenario/suite-file.js';
+import { parse } from 'yaml';
+import { expandSuite, loadSuiteFileSync } from '../../lib/scenario/suite-file.js';
+import { suiteYaml } from '../../lib/scenario/suite-document.js';
 import { builtinSuiteFile, suiteById } from '../catalog.js';
 
 const testdata = (name: string): string =>
@@ -58,4 +60,14 @@ describe('suites as data files', () => {
     ]);
     for (const c of s.cells) expect(c.topology).to.have.nested.property('nodes[0].sysctls.all.rp_filter', 1);
   });
+
+  for (const id of ['cross-zone-collision', 'chaos', 'nlb-hairpin'])
+    it(`${id}: written as a suite file (as certify saves its suite) it reads back to the same cells`, () => {
+      const built = suiteById(id);
+      const back = expandSuite(parse(suiteYaml(built)), {
+        path: '/tmp/saved.suite.yaml',
+        display: 'saved.suite.yaml',
+      });
+      expect(JSON.parse(JSON.stringify(back.cells))).to.deep.equal(JSON.parse(JSON.stringify(built.cells)));
+    });
 });
