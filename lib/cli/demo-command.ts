@@ -25,8 +25,11 @@ export async function demoCommand(): Promise<number> {
   console.log(`seen: ${JSON.stringify(r.counts)} of ${r.attempts} attempts`);
   for (const c of r.checks) console.log(`${c.status}: ${c.name}: ${c.detail}`);
   for (const e of r.evidence) console.log(`evidence: ${e.summary}`);
-  console.log(`mechanism: ${r.explanation}`);
-  for (const line of r.reproduce) console.log(`reproduce: ${line}`);
+  console.log(`mechanism: ${r.mechanism ? `${r.mechanism}: ` : ''}${r.explanation}`);
+  console.log(
+    'reproduce (this lab is down now: the second line brings the same lab back, then probe, look, remove):',
+  );
+  for (const line of r.reproduce) console.log(`  ${line}`);
   if (r.error) console.log(`error: ${r.error}`);
   console.log(`verdict: ${r.status}: ${r.reason}`);
   return r.status === 'pass' ? 0 : 1;
