@@ -118,6 +118,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
       configuration: c.configuration,
       pathWorks: c.pathWorks,
       ...(mechanismOf(c) && { mechanism: mechanismOf(c) }),
+      ...(c.chaos && { chaos: true }),
     })),
   });
   log(

@@ -114,7 +114,7 @@ export function statusReason(cell: CellResult): string {
 }
 
 /** Suite ids in report order: the declared suites, then suites only cells name (first seen). */
-export function suiteOrder(suites: readonly { id: string }[], cells: readonly CellResult[]): string[] {
+export function suiteOrder(suites: readonly { id: string }[], cells: readonly { suite: string }[]): string[] {
   return [...new Set([...suites.map((s) => s.id), ...cells.map((c) => c.suite)])];
 }
 

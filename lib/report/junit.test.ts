@@ -27,7 +27,7 @@ describe('JUnit report', () => {
     const cell = chaosCell();
     const xml = renderJunit(sampleRun([cell]));
     expect(xml).to.contain(
-      `<testcase classname="returnpath.nlb-hairpin" name="${cell.id}: rp_filter flipped under load [chaos] [Disruptive]" time="6.100">`,
+      `<testcase classname="returnpath.nlb-hairpin" name="${cell.id}: rp_filter flipped under load [Chaos] [Disruptive]" time="6.100">`,
     );
   });
 

@@ -3,6 +3,7 @@
  * failures (type = the status), error is an error. The failure body says what was expected and
  * seen; <system-out> carries the rest of the cell. Deterministic: same results, same bytes.
  */
+import { describeMiss } from '../scenario/misses.js';
 import type { CellResult, RunResults } from '../scenario/result.js';
 import {
   cellsOf,
@@ -94,6 +95,10 @@ function failureBody(cell: CellResult): string {
       'evidence',
       cell.evidence.map((e) => `${e.kind} on ${e.host}: ${e.summary}`),
     ),
+    ...section(
+      'attempts that missed',
+      (cell.misses ?? []).flatMap((m) => [describeMiss(m), ...m.evidence.map((e) => `  ${e}`)]),
+    ),
     ...section('reproduce', cell.reproduce),
   ].join('\n');
 }
@@ -106,7 +111,7 @@ function systemOut(cell: CellResult): string {
     `status:        ${cell.status}: ${cell.reason}`,
     `flow:          ${cell.flow}`,
     `configuration: ${configText(cell.configuration)}`,
-    `path works:    ${cell.pathWorks ? 'yes' : 'no'}`,
+    `path works:    ${cell.pathWorks ? 'yes' : 'no'}${cell.mechanism ? ` (${cell.mechanism})` : ''}`,
     `expected:      ${cell.expectation}`,
     `seen:          ${countsText(cell)}`,
     `seeds:         ${cell.seeds.join(', ') || '-'}`,

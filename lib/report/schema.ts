@@ -169,6 +169,7 @@ const PlannedCellSchema = z
     configuration: z.record(z.string(), ConfigValueSchema),
     pathWorks: z.boolean(),
     mechanism: z.string().optional(),
+    chaos: z.boolean().optional().describe("A chaos cell: it shows the fault's effect on the path."),
   })
   .describe('A cell the run selected, whether or not it ran.');
 

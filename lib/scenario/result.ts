@@ -151,6 +151,8 @@ export interface PlannedCell {
   configuration: Configuration;
   pathWorks: boolean;
   mechanism?: string;
+  /** A chaos cell: what it shows is the fault's effect on the path. */
+  chaos?: boolean;
 }
 
 export interface RunResults {
