@@ -23,6 +23,7 @@ import {
 } from '../scenario/cell.js';
 import type { CellResult, RunResults } from '../scenario/result.js';
 import { selectCells } from '../scenario/select.js';
+import { describeMiss } from '../scenario/misses.js';
 import { configureSession, Session, type SessionOptions } from '../scenario/session.js';
 import { specFile } from '../../suites/catalog.js';
 import { DYNAMIC_SPEC, setDynamicSuites } from '../scenario/dynamic.js';
@@ -75,7 +76,10 @@ function progressLine(r: CellResult, n: number, total: number, elapsedMs: number
   return (
     `[${String(n).padStart(width)}/${total}] ${STATUS[r.status].padEnd(4)} ${r.suite}/${r.id}` +
     ` (${(r.durationMs / 1000).toFixed(1)} s, ${mainRate(r)}) elapsed ${(elapsedMs / 1000).toFixed(1)} s` +
-    (r.status === 'pass' ? '' : `\n      ${r.reason}`)
+    (r.status === 'pass' ? '' : `\n      ${r.reason}`) +
+    (r.status !== 'pass' && r.misses?.[0]
+      ? `\n      first missed attempt: ${describeMiss(r.misses[0])}${r.misses[0].evidence[0] ? `; ${r.misses[0].evidence[0]}` : ''}`
+      : '')
   );
 }
 

@@ -59,6 +59,39 @@ export function takeOutOf(
   return { t, detail: `${rules.host} took ${target} out at +${Math.round(t)} ms${why}` };
 }
 
+/** After the NLB's rules dropped the target, this much traffic is kept under the fault. */
+export const AFTER_TAKE_OUT_MS = 1000;
+/** A take-out that has not come after this long is not coming: revert, and let the check say so. */
+export const TAKE_OUT_PATIENCE_MS = 60_000;
+
+/** Resolves AFTER_TAKE_OUT_MS after one of `hosts` applied rules without `target` (or when patience runs out). */
+async function tookOut(
+  nlb: NlbControl,
+  target: string,
+  hosts: readonly string[],
+  since: number,
+): Promise<void> {
+  const end = Date.now() + TAKE_OUT_PATIENCE_MS;
+  for (;;) {
+    const out = nlb
+      .events()
+      .find(
+        (l) =>
+          hosts.includes(l.host) &&
+          l.event.event === 'rules' &&
+          (l.event.at ?? 0) >= since &&
+          !((l.event['targets'] as string[] | undefined) ?? []).includes(target),
+      );
+    if (out) {
+      const wait = (out.event.at ?? Date.now()) + AFTER_TAKE_OUT_MS - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      return;
+    }
+    if (Date.now() > end) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export async function runChaos(
   lab: Lab,
   agents: LabAgents,
@@ -66,10 +99,18 @@ export async function runChaos(
   flow: ResolvedFlow,
 ): Promise<ChaosRun> {
   const ctx = labChaosContext(lab, { agents });
+  const ends = chaos.bounds.endsWhenUnhealthy;
+  // An effect that lasts until the NLB reacts: hold the faults until it has (a condition, not a
+  // time a busy machine may overrun), and a little longer, so that attempts after it are seen.
+  const holdUntil = ends
+    ? (appliedAt: number) =>
+        tookOut(NlbControl.of(lab, ends.nlb), ends.target, flow.nlbHosts ?? [], appliedAt)
+    : undefined;
   const faults = chaos.faults.map((f) => ({
     atMs: f.atMs,
     durationMs: f.durationMs,
     fault: buildFault(f.fault),
+    ...(holdUntil && { holdUntil }),
   }));
   const touched = [...new Set(faults.flatMap((f) => f.fault.hosts(ctx)))];
   const execs = touched.map((h) => lab.host(h));
@@ -93,7 +134,6 @@ export async function runChaos(
         ? 'rules, routes of every table, iptables, sysctls, links, qdiscs as before'
         : formatDifferences(diffs),
   };
-  const ends = chaos.bounds.endsWhenUnhealthy;
   const takeOut = ends
     ? takeOutOf(NlbControl.of(lab, ends.nlb), ends.target, timeline, flow.nlbHosts ?? [])
     : undefined;

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { suiteTitle, testTitle, validateSuite, type SuiteSpec } from '../../lib/scenario/cell.js';
 import type { CellResult } from '../../lib/scenario/result.js';
 import { session } from '../../lib/scenario/session.js';
+import { describeMiss } from '../../lib/scenario/misses.js';
 import { requireLab } from '../../lib/lab/test-support.js';
 
 /** A rate cell decides within 5 batches; timeouts cost the connect deadline. */
@@ -19,6 +20,7 @@ export function failureMessage(r: CellResult): string {
     `flow: ${r.flow}; counts ${JSON.stringify(r.counts)}`,
     ...r.checks.map((c) => `check ${c.status}: ${c.name}: ${c.detail}`),
     ...r.evidence.map((e) => `evidence: ${e.summary}`),
+    ...(r.misses ?? []).flatMap((m) => [`missed: ${describeMiss(m)}`, ...m.evidence.map((e) => `    ${e}`)]),
     `mechanism: ${r.explanation}`,
     ...r.reproduce.map((c) => `reproduce: ${c}`),
     ...(r.error ? [`error: ${r.error}`] : []),

@@ -1,0 +1,48 @@
+import { expect } from 'chai';
+import { ValidationError } from '../errors.js';
+import { SUITES } from '../../suites/catalog.js';
+import { findCell, labProbe, labUpCell } from './lab-cell.js';
+
+async function rejection(p: Promise<unknown>): Promise<ValidationError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof ValidationError) return e;
+    throw e;
+  }
+  throw new Error('resolved');
+}
+
+describe('lab up --cell and lab probe (arguments)', () => {
+  it('finds a cell by SUITE/ID and says what exists otherwise', () => {
+    expect(findCell(SUITES, 'baseline/nlb.ip', 'lab up').id).to.equal('nlb.ip');
+    expect(() => findCell(SUITES, 'nope/x', 'lab up')).to.throw(ValidationError, /returnpath lab up/);
+    const e = (() => {
+      try {
+        findCell(SUITES, 'baseline/nope', 'lab up');
+      } catch (x) {
+        return x as ValidationError;
+      }
+      throw new Error('found');
+    })();
+    expect(e.problems[0]!.message).to.match(
+      /names no cell of baseline; `returnpath run --suite baseline --list`/,
+    );
+  });
+
+  it('rejects a bad run id and a bad probe before touching anything', async () => {
+    expect((await rejection(labUpCell('baseline/nlb.ip', { runId: 'xyz' }))).problems[0]!.message).to.match(
+      /6 hex digits/,
+    );
+    expect((await rejection(labProbe(['abc123', 'laptop', 'tcp']))).problems[0]!.message).to.match(
+      /^usage: lab probe/,
+    );
+    expect(
+      (await rejection(labProbe(['abc123', 'laptop', 'sctp', '10.0.0.1', '80']))).problems[0]!.message,
+    ).to.match(/KIND: expected tcp, http or udp/);
+    expect(
+      (await rejection(labProbe(['abc123', 'laptop', 'tcp', '10.0.0.1', '80', '--deadline', 'soon'])))
+        .problems[0]!.message,
+    ).to.match(/--deadline/);
+  });
+});
