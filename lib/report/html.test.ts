@@ -58,7 +58,7 @@ describe('HTML report', () => {
     expect(page).to.contain('<span class="rate">no attempts</span>');
     // A chaos cell shows what its fault does to the path, and how many attempts failed under it.
     expect(page).to.contain(
-      '<span class="path broken">fault breaks it</span><span class="foot"><span class="verdict v-pass">✓ pass</span> <span class="rate">20/20 fail under the fault</span>',
+      '<span class="path broken">breaks new connections</span><span class="foot"><span class="verdict v-pass">✓ pass</span> <span class="rate">20/20 fail under the fault</span>',
     );
   });
 

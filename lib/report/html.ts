@@ -90,7 +90,7 @@ function runHeader(r: RunResults): Html {
 </dl>
 <p class="totals">${ran} ${counts}${notRun > 0 ? markup`<span class="tag s-notrun">${notRun} not run</span>` : ''} · <b>${broken}</b> with a broken return path</p>
 <p class="legend">Each cell: what happens to the return path in that configuration
-<span class="path works">works</span> or <span class="path broken">broken</span> and by what (a word: rp_filter, source/dest check, hairpin reset, 5-tuple collision, …); below it the verdict, whether the kernel did what the cell expects
+<span class="path works">works</span> or <span class="path broken">broken</span> and by what (a word: rp_filter, source/dest check, hairpin reset, 5-tuple collision, …; for a fault: whether it breaks new connections or resets open ones); below it the verdict, whether the kernel did what the cell expects
 (<span class="verdict v-pass">✓ pass</span> <span class="verdict v-fail">✗ FAIL</span> <span class="verdict v-inconclusive">? inconclusive</span> <span class="verdict v-error">! error</span> <span class="verdict v-notrun">not run</span>),
 and the main rate with its 95% interval. Click a cell for its evidence, the mechanism and the commands that reproduce it.</p>
 </header>`;
@@ -174,17 +174,24 @@ function isChaos(c: CellResult | PlannedCell): boolean {
  */
 function pathWorks(c: CellResult | PlannedCell): boolean {
   if (!isChaos(c)) return c.pathWorks;
-  const m = 'timeline' in c ? c.timeline?.metrics : undefined;
-  if (m && typeof m['failuresUnderFault'] === 'number') return m['failuresUnderFault'] === 0;
-  return c.pathWorks && c.mechanism === undefined;
+  return chaosEffect(c) === 'unaffected';
+}
+
+/** What a chaos cell's fault did to the path: new connections failed, open ones died, or neither. */
+function chaosEffect(c: CellResult | PlannedCell): 'breaks new connections' | 'resets open connections' | 'unaffected' {
+  const t = 'timeline' in c ? c.timeline : undefined;
+  if (!t) return c.pathWorks && c.mechanism === undefined ? 'unaffected' : 'breaks new connections';
+  if ((t.metrics['failuresUnderFault'] ?? 0) > 0) return 'breaks new connections';
+  const died = Object.values(t.longLived ?? {}).some((s) => s === 'reset' || s === 'timeout' || s === 'closed');
+  return died ? 'resets open connections' : 'unaffected';
 }
 
 function outcomeBadge(c: CellResult | PlannedCell): Html {
   const what = c.mechanism ? markup`<span class="mech">${c.mechanism}</span>` : '';
-  if (isChaos(c))
-    return pathWorks(c)
-      ? markup`<span class="path works">unaffected</span>${what}`
-      : markup`<span class="path broken">fault breaks it</span>${what}`;
+  if (isChaos(c)) {
+    const effect = chaosEffect(c);
+    return markup`<span class="path ${effect === 'unaffected' ? 'works' : 'broken'}">${effect}</span>${what}`;
+  }
   return c.pathWorks
     ? markup`<span class="path works">works</span>${what}`
     : markup`<span class="path broken">broken</span>${what}`;
