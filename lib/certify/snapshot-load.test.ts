@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { ValidationError } from '../errors.js';
 import { parseSnapshot, serializeSnapshot, type NodeSnapshot } from './snapshot.js';
 import { loadSnapshot, parseSysctlDump } from './snapshot-load.js';
 
@@ -107,8 +107,11 @@ describe('certify/snapshot-load', () => {
     );
   });
 
-  it('missing input is NotFoundError; a directory without sysctl files is ValidationError', async () => {
-    expect(await rejection(loadSnapshot(path.join(tmp, 'nope')))).to.be.instanceOf(NotFoundError);
+  it('missing input is bad input (ValidationError naming it); so is a directory without sysctl files', async () => {
+    const missing = await rejection(loadSnapshot(path.join(tmp, 'nope')));
+    expect(missing).to.be.instanceOf(ValidationError);
+    expect(missing.message).to.contain(path.join(tmp, 'nope'));
+    expect(missing.message).to.match(/does not exist/);
     const empty = path.join(tmp, 'empty');
     await mkdir(empty);
     await writeFile(path.join(empty, 'notes.txt'), 'x');

@@ -8,41 +8,63 @@ import { listRunStates, processAlive } from '../lab/state.js';
 import { loadTopology } from '../model/topology.js';
 import { labContributors } from '../lab/contributors.js';
 import { dumpLab } from './lab-dump.js';
-import { parseArgs, usage, type ParsedArgs } from './args.js';
+import { UsageError, type Args, type CommandGroup } from './command.js';
 
-export async function labCommand(argv: readonly string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'up':
-      return labUp(parseArgs(rest, { values: ['run-id'] }, 'lab up'));
-    case 'exec':
-      return labExec(parseArgs(rest, {}, 'lab exec'));
-    case 'dump':
-      return labDump(parseArgs(rest, {}, 'lab dump'));
-    case 'down':
-      return labDown(parseArgs(rest, {}, 'lab down'));
-    case 'list':
-      return labList();
-    case 'clean':
-      return labClean(parseArgs(rest, { booleans: ['all'] }, 'lab clean'));
-    default:
-      throw usage('lab', sub ?? '(none)', 'expected one of: up, exec, dump, down, list, clean');
-  }
-}
+const RUN = { name: 'RUN', help: 'a lab run id: 6 hex digits, as `lab up` and `lab list` print it' };
 
-function runIdArg(a: ParsedArgs, command: string): string {
-  const id = a.positionals[0];
-  if (!id || !RUN_ID.test(id))
-    throw usage(command, id ?? '(missing)', 'needs a run id: 6 hex digits, as printed by lab up');
+export const labGroup: CommandGroup = {
+  name: 'lab',
+  summary: 'build a topology in network namespaces and work with it (as root)',
+  commands: [
+    {
+      name: 'lab up',
+      summary: 'build the topology in network namespaces and leave it up; prints the run id',
+      positionals: [{ name: 'FILE', help: 'a topology spec, YAML or JSON' }],
+      options: [{ name: 'run-id', value: 'ID', help: 'the run id (6 hex digits; default: a random one)' }],
+      run: labUp,
+    },
+    {
+      name: 'lab exec',
+      summary: 'run a command inside a host (node-a, pod/web-1, fabric, nlb/NAME/ZONE, ...)',
+      positionals: [RUN, { name: 'HOST', help: 'a host of the lab, as `lab up` lists them' }],
+      rest: { name: 'CMD...', help: 'the command and its arguments' },
+      run: labExec,
+    },
+    {
+      name: 'lab dump',
+      summary:
+        'addresses, links, rules, routes of every table, neighbours, iptables-save, conntrack, sysctls',
+      positionals: [RUN, { name: 'HOST', help: 'one host only (default: every host)', optional: true }],
+      run: labDump,
+    },
+    {
+      name: 'lab down',
+      summary: 'remove a lab',
+      positionals: [RUN],
+      run: labDown,
+    },
+    { name: 'lab list', summary: 'list lab runs on this machine', run: labList },
+    {
+      name: 'lab clean',
+      summary: 'sweep what interrupted runs left (--all: also labs left up by `lab up`)',
+      options: [{ name: 'all', help: 'also remove labs left up on purpose by `lab up`' }],
+      run: labClean,
+    },
+  ],
+};
+
+function runIdArg(a: Args): string {
+  const id = a.positional('RUN')!;
+  if (!RUN_ID.test(id))
+    throw new UsageError(a.decl.name, id, 'is not a run id: 6 hex digits, as printed by lab up');
   return id;
 }
 
-async function labUp(a: ParsedArgs): Promise<number> {
-  const file = a.positionals[0];
-  if (!file) throw usage('lab up', '(missing)', 'needs a topology file (YAML or JSON)');
-  const runId = a.flags.get('run-id');
-  if (runId !== undefined && (typeof runId !== 'string' || !RUN_ID.test(runId)))
-    throw usage('lab up', String(runId), '--run-id must be 6 hex digits');
+async function labUp(a: Args): Promise<number> {
+  const file = a.positional('FILE')!;
+  const runId = a.string('run-id');
+  if (runId !== undefined && !RUN_ID.test(runId))
+    throw new UsageError('lab up', `--run-id ${runId}`, 'must be 6 hex digits');
   const topology = await loadTopology(file);
   const t0 = performance.now();
   const runner = new CommandRunner();
@@ -61,11 +83,9 @@ async function labUp(a: ParsedArgs): Promise<number> {
   return 0;
 }
 
-async function labExec(a: ParsedArgs): Promise<number> {
-  const runId = runIdArg(a, 'lab exec');
-  const hostRef = a.positionals[1];
-  if (!hostRef || a.rest.length === 0)
-    throw usage('lab exec', a.positionals.join(' '), 'usage: lab exec RUN HOST -- CMD...');
+async function labExec(a: Args): Promise<number> {
+  const runId = runIdArg(a);
+  const hostRef = a.positional('HOST')!;
   const handle = await LabHandle.attach(runId);
   const [file, ...args] = handle.host(hostRef).wrap(a.rest);
   return new Promise((resolve) => {
@@ -78,14 +98,14 @@ async function labExec(a: ParsedArgs): Promise<number> {
   });
 }
 
-async function labDump(a: ParsedArgs): Promise<number> {
-  const handle = await LabHandle.attach(runIdArg(a, 'lab dump'));
-  process.stdout.write(await dumpLab(handle, a.positionals[1]));
+async function labDump(a: Args): Promise<number> {
+  const handle = await LabHandle.attach(runIdArg(a));
+  process.stdout.write(await dumpLab(handle, a.positional('HOST')));
   return 0;
 }
 
-async function labDown(a: ParsedArgs): Promise<number> {
-  const handle = await LabHandle.attach(runIdArg(a, 'lab down'));
+async function labDown(a: Args): Promise<number> {
+  const handle = await LabHandle.attach(runIdArg(a));
   await handle.destroy();
   console.log(`run ${handle.runId}: removed ${handle.hosts.length} namespaces`);
   return 0;
@@ -103,8 +123,8 @@ async function labList(): Promise<number> {
   return 0;
 }
 
-async function labClean(a: ParsedArgs): Promise<number> {
-  const r = await cleanLabs(new CommandRunner(), { all: a.flags.has('all') });
+async function labClean(a: Args): Promise<number> {
+  const r = await cleanLabs(new CommandRunner(), { all: a.flag('all') });
   console.log(`removed ${r.removedRuns.length} run(s), ${r.removedNamespaces.length} namespace(s)`);
   for (const k of r.keptRuns) console.log(`kept ${k.runId}: ${k.why}`);
   return 0;

@@ -2,9 +2,9 @@
  * Loads a topology spec, validates it (structure, then cross-references) and returns the
  * normalized model every other layer uses: references resolved, defaults applied.
  */
-import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { ValidationError, type ValidationProblem } from '../errors.js';
+import { readTextInput } from '../files.js';
 import {
   cidrContains,
   cidrsOverlap,
@@ -155,8 +155,7 @@ export interface Topology {
 }
 
 export async function loadTopology(path: string): Promise<Topology> {
-  const text = await readFile(path, 'utf8');
-  return parseTopology(text, path);
+  return parseTopology(await readTextInput(path, 'topology spec'), path);
 }
 
 export function parseTopology(text: string, source = 'topology'): Topology {
@@ -168,6 +167,14 @@ export function parseTopology(text: string, source = 'topology'): Topology {
       { path: '', value: '(file)', message: `not YAML or JSON: ${(e as Error).message}` },
     ]);
   }
+  if (data === null || data === undefined)
+    throw new ValidationError(source, [
+      {
+        path: '',
+        value: '(file)',
+        message: 'is empty: no YAML or JSON document (only blank lines or comments); expected a Topology',
+      },
+    ]);
   return validateTopology(data, source);
 }
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { ValidationError } from '../errors.js';
 import type { CellResult, RunResults } from '../scenario/result.js';
 import { compareRuns, loadResults, renderChanges, type Change } from './baseline.js';
 import { chaosCell, ratesOf, rpFilterCell, sampleCells, sampleRun } from './test-helpers.js';
@@ -180,12 +180,21 @@ describe('loadResults', () => {
     expect(await loadResults(join(dir, 'run'))).to.deep.equal(sampleRun());
   });
 
-  it('throws NotFoundError when there is none', async () => {
-    for (const path of [join(dir, 'nope.json'), dir]) {
+  it('a missing, empty or binary results file is bad input (ValidationError) naming the path', async () => {
+    await writeFile(join(dir, 'empty.json'), '  \n');
+    await writeFile(join(dir, 'binary.json'), Buffer.from([0x7b, 0, 1, 2, 0x1b, 0x5b, 0x32, 0x4a]));
+    for (const [path, re] of [
+      [join(dir, 'nope.json'), /does not exist/],
+      [join(dir, 'results.json'), /does not exist/],
+      [join(dir, 'empty.json'), /is empty/],
+      [join(dir, 'binary.json'), /not a text file/],
+    ] as const) {
       let err: unknown;
-      await loadResults(path).catch((e: unknown) => (err = e));
-      expect(err).to.be.instanceOf(NotFoundError);
+      await loadResults(path === join(dir, 'results.json') ? dir : path).catch((e: unknown) => (err = e));
+      expect(err, path).to.be.instanceOf(ValidationError);
       expect((err as Error).message).to.contain(path);
+      expect((err as Error).message).to.match(re);
+      expect((err as Error).message).not.to.contain('\x1b');
     }
   });
 

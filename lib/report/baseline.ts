@@ -2,9 +2,8 @@
  * Compare a run with a baseline run, cell by cell (`suite/id`): status changes, and for cells whose
  * status held, outcomes whose 95% intervals no longer overlap.
  */
-import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotFoundError } from '../errors.js';
+import { inputStat, readTextInput } from '../files.js';
 import type { CellResult, CellStatus, RunResults } from '../scenario/result.js';
 import { cellKey, oneLine, orderOutcomes, rateOf, rateText } from './cell-text.js';
 import { parseResults } from './schema.js';
@@ -119,24 +118,9 @@ export function renderChanges(changes: readonly Change[]): string[] {
   return rows.map((r) => r.map((text, i) => (i < 3 ? text.padEnd(widths[i]!) : text)).join('  '));
 }
 
-/** Read results.json (or the results.json in a run directory). NotFoundError when there is none. */
+/** Read results.json (or the results.json in a run directory); a ValidationError naming the path otherwise. */
 export async function loadResults(path: string): Promise<RunResults> {
-  const file = await resultsFile(path);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`no results at ${file}`);
-    throw e;
-  }
-  return parseResults(text, file);
-}
-
-async function resultsFile(path: string): Promise<string> {
-  try {
-    return (await stat(path)).isDirectory() ? join(path, 'results.json') : path;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`no results at ${path}`);
-    throw e;
-  }
+  const st = await inputStat(path, 'results file', { allowDirectory: true });
+  const file = st.isDirectory() ? join(path, 'results.json') : path;
+  return parseResults(await readTextInput(file, 'results file'), file);
 }
