@@ -8,7 +8,8 @@ import { loadTopology } from '../model/topology.js';
 import { LabAgents } from './agents.js';
 import { cleanLabs } from './clean.js';
 import { labContributors } from './contributors.js';
-import { Lab } from './lab.js';
+import { Lab, newRunId } from './lab.js';
+import { ValidationError } from '../errors.js';
 import { listNetns, readRunState } from './state.js';
 import { requireLab } from './test-support.js';
 
@@ -124,6 +125,28 @@ describe('lab lifecycle (real namespaces)', function () {
     expect(mine).to.have.length(lab.hosts.length);
     await lab.down();
     expect((await listNetns()).filter((n) => n.startsWith(`rp-${lab.runId}-`))).to.deep.equal([]);
+  });
+
+  it('a sysctl the kernel refuses fails lab up as bad input naming each key, and leaves nothing', async () => {
+    const t = await loadTopology(example('seed-001-hairpin'));
+    const other = {
+      'net.core.rmem_max': 1, // not kept per namespace: procps reports it and exits 0
+      'net.ipv4.tcp_syn_retries': 1000, // out of range
+      'net.core.netdev_max_backlog': 1, // absent in a network namespace
+    };
+    const broken = {
+      ...t,
+      nodes: t.nodes.map((n, i) => (i === 0 ? { ...n, sysctls: { ...n.sysctls, other } } : n)),
+    };
+    const runId = newRunId();
+    let err: unknown;
+    await Lab.up(broken, { runId, contributors: labContributors() }).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(ValidationError);
+    const message = (err as Error).message;
+    for (const key of Object.keys(other)) expect(message).to.contain(key);
+    expect(message).to.contain(`node/${t.nodes[0]!.name}`);
+    expect((await listNetns()).filter((n) => n.startsWith(`rp-${runId}-`))).to.deep.equal([]);
+    expect(await readRunState(runId).catch(() => 'none')).to.equal('none');
   });
 
   it('lab clean sweeps a run whose process was killed, and nothing else', async function () {

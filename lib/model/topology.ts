@@ -13,6 +13,8 @@ import {
   nthAddress,
   broadcast,
   parseCidr,
+  specialAddress,
+  specialCidr,
   type Cidr,
 } from './ip.js';
 import { TopologySpec, type CniSpec, type NodeSysctls } from './schema.js';
@@ -193,6 +195,16 @@ type Report = (path: string, value: unknown, message: string) => void;
 /** Cross-reference checks and normalization. Reports every problem it finds. */
 function resolve(spec: TopologySpec, report: Report): Topology {
   const vpcCidrs = spec.vpc.cidrs.map(parseCidr);
+  const special = (ip: string, path: string): boolean => {
+    const why = specialAddress(ip);
+    if (why) report(path, ip, `is ${why}; use an address a host can have`);
+    return why !== undefined;
+  };
+  vpcCidrs.forEach((c, i) => {
+    const why = specialCidr(c);
+    if (why)
+      report(`vpc.cidrs[${i}]`, c.text, `overlaps ${why}; a VPC uses private or public unicast ranges`);
+  });
   vpcCidrs.forEach((a, i) =>
     vpcCidrs.slice(i + 1).forEach((b, j) => {
       if (cidrsOverlap(a, b))
@@ -308,7 +320,8 @@ function resolve(spec: TopologySpec, report: Report): Topology {
           );
         else if (inVpc(e.publicAddress))
           report(`${epath}.publicAddress`, e.publicAddress, 'is inside the VPC; a public address is not');
-        else claim(e.publicAddress, `node ${n.name} ${e.name} (public)`, `${epath}.publicAddress`);
+        else if (!special(e.publicAddress, `${epath}.publicAddress`))
+          claim(e.publicAddress, `node ${n.name} ${e.name} (public)`, `${epath}.publicAddress`);
       }
       enis.push({
         node: n.name,
@@ -355,6 +368,7 @@ function resolve(spec: TopologySpec, report: Report): Topology {
       );
       return;
     }
+    if (special(p.address, `${path}.address`)) return;
     const home = subnets.find((s) => cidrContains(s.cidr, p.address));
     if (home && home !== eni.subnet)
       report(
@@ -370,6 +384,7 @@ function resolve(spec: TopologySpec, report: Report): Topology {
 
   uniqueNames(spec.internet.clients, 'internet.clients', report);
   const internetClients = spec.internet.clients.map((c, ci) => {
+    if (special(c.address, `internet.clients[${ci}].address`)) return { name: c.name, address: c.address };
     if (inVpc(c.address))
       report(
         `internet.clients[${ci}].address`,
@@ -382,6 +397,13 @@ function resolve(spec: TopologySpec, report: Report): Topology {
 
   const clusterCIDR = parseCidr(spec.cluster.clusterCIDR ?? vpcCidrs[0]!.text);
   const serviceCIDR = parseCidr(spec.cluster.serviceCIDR);
+  const serviceSpecial = specialCidr(serviceCIDR);
+  if (serviceSpecial)
+    report(
+      'cluster.serviceCIDR',
+      serviceCIDR.text,
+      `overlaps ${serviceSpecial}; Service IPs must be routable`,
+    );
   vpcCidrs.forEach((v) => {
     if (cidrsOverlap(v, serviceCIDR))
       report('cluster.serviceCIDR', serviceCIDR.text, `overlaps VPC CIDR ${v.text}; Service IPs are virtual`);
