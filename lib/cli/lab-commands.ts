@@ -1,10 +1,11 @@
 /** `returnpath lab up | exec | dump | down | list | clean`. */
 import { spawn } from 'node:child_process';
+import { ValidationError } from '../errors.js';
 import { CommandRunner } from '../exec/command.js';
 import { cleanLabs } from '../lab/clean.js';
 import { Lab, LabHandle } from '../lab/lab.js';
 import { RUN_ID } from '../lab/plan.js';
-import { listRunStates, processAlive } from '../lab/state.js';
+import { listRunStates, runStatus } from '../lab/state.js';
 import { loadTopology } from '../model/topology.js';
 import { labContributors } from '../lab/contributors.js';
 import { dumpLab } from './lab-dump.js';
@@ -39,8 +40,9 @@ export const labGroup: CommandGroup = {
     },
     {
       name: 'lab down',
-      summary: 'remove a lab',
+      summary: 'remove a lab (refused while the process that owns or builds it runs, unless --force)',
       positionals: [RUN],
+      options: [{ name: 'force', help: 'remove it even while its owner runs (that run then fails)' }],
       run: labDown,
     },
     { name: 'lab list', summary: 'list lab runs on this machine', run: labList },
@@ -52,6 +54,16 @@ export const labGroup: CommandGroup = {
     },
   ],
 };
+
+/** `lab down` of a lab whose owner still runs: refused (exit 2) unless --force. */
+class LabInUse extends ValidationError {
+  constructor(runId: string, why: string) {
+    super(`lab ${runId}`, [{ path: 'RUN', value: runId, message: `is in use: ${why}` }]);
+    this.message =
+      `lab ${runId} is in use: ${why}; its owner removes it when it ends ` +
+      `(\`returnpath lab down ${runId} --force\` removes it now, and that run fails)`;
+  }
+}
 
 function runIdArg(a: Args): string {
   const id = a.positional('RUN')!;
@@ -106,6 +118,8 @@ async function labDump(a: Args): Promise<number> {
 
 async function labDown(a: Args): Promise<number> {
   const handle = await LabHandle.attach(runIdArg(a));
+  const status = runStatus(handle.state);
+  if (status.kind === 'in-use' && !a.flag('force')) throw new LabInUse(handle.runId, status.why);
   await handle.destroy();
   console.log(`run ${handle.runId}: removed ${handle.hosts.length} namespaces`);
   return 0;
@@ -115,7 +129,9 @@ async function labList(): Promise<number> {
   const states = await listRunStates();
   if (states.length === 0) console.log('no lab runs');
   for (const s of states) {
-    const owner = s.pid === 0 ? 'left up' : processAlive(s.pid) ? `owned by pid ${s.pid}` : 'interrupted';
+    const status = runStatus(s);
+    const owner =
+      status.kind === 'in-use' || status.kind === 'left-up' ? status.why : `${status.kind}: ${status.why}`;
     console.log(
       `${s.runId}  ${s.topology.padEnd(28)} ${String(s.hosts.length).padStart(4)} hosts  ${s.startedAt}  ${owner}`,
     );

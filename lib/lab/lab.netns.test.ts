@@ -1,12 +1,8 @@
 /** Integration: the normal EKS paths of seed 003 on real namespaces, and crash-safe cleanup. */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { CommandRunner } from '../exec/command.js';
 import { loadTopology } from '../model/topology.js';
 import { LabAgents } from './agents.js';
-import { cleanLabs } from './clean.js';
 import { labContributors } from './contributors.js';
 import { Lab, newRunId } from './lab.js';
 import { ValidationError } from '../errors.js';
@@ -148,46 +144,5 @@ describe('lab lifecycle (real namespaces)', function () {
     expect((await listNetns()).filter((n) => n.startsWith(`rp-${runId}-`))).to.deep.equal([]);
     expect(await readRunState(runId).catch(() => 'none')).to.equal('none');
   });
-
-  it('lab clean sweeps a run whose process was killed, and nothing else', async function () {
-    this.timeout(60_000);
-    const keep = await Lab.up(await loadTopology(example('seed-002-lb-snat-policy-routing')), {
-      contributors: labContributors(),
-    });
-    try {
-      const script = `
-        const { loadTopology } = await import(${JSON.stringify(`${repo}dist/lib/model/topology.js`)});
-        const { Lab } = await import(${JSON.stringify(`${repo}dist/lib/lab/lab.js`)});
-        const { labContributors } = await import(${JSON.stringify(`${repo}dist/lib/lab/contributors.js`)});
-        const lab = await Lab.up(await loadTopology(${JSON.stringify(example('seed-004-cross-zone'))}), { contributors: labContributors() });
-        console.log(lab.runId);
-        setInterval(() => {}, 1000);`;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      const runId = await new Promise<string>((resolve, reject) => {
-        child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
-        child.once('exit', (c) => reject(new Error(`lab process exited ${c}`)));
-      });
-      const state = await readRunState(runId);
-      expect((await listNetns()).filter((n) => n.startsWith(`rp-${runId}-`))).to.have.length(
-        state.hosts.length,
-      );
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-
-      const report = await cleanLabs(new CommandRunner());
-      expect(report.removedRuns).to.include(runId);
-      expect(report.removedRuns).to.not.include(keep.runId);
-      expect((await listNetns()).filter((n) => n.startsWith(`rp-${runId}-`))).to.deep.equal([]);
-      // The agents and servers that ran inside are gone too, and the surviving lab is intact.
-      const procs = await readFile('/proc/self/status', 'utf8');
-      expect(procs).to.be.a('string');
-      expect((await listNetns()).filter((n) => n.startsWith(`rp-${keep.runId}-`))).to.have.length(
-        keep.hosts.length,
-      );
-    } finally {
-      await keep.down();
-    }
-  });
+  // lab clean and ownership: ownership.netns.test.ts (each test with its own state directory).
 });

@@ -17,6 +17,8 @@ export interface RealizeOptions {
   disposer: Disposer;
   concurrency?: number;
   log?: (line: string) => void;
+  /** Set as every namespace's loopback alias: proof for `lab clean` that the namespace is this lab's. */
+  marker?: string;
 }
 
 export async function realize(plan: LabPlan, opts: RealizeOptions): Promise<void> {
@@ -49,9 +51,10 @@ export async function realize(plan: LabPlan, opts: RealizeOptions): Promise<void
     (h) => h.links.length > 0,
     (h) => ipBatch(runner, h.netns, h.links),
   );
+  const marker = opts.marker ? [`link set dev lo alias ${JSON.stringify(opts.marker)}`] : [];
   await each(
-    (h) => h.config.length > 0,
-    (h) => ipBatch(runner, h.netns, h.config),
+    (h) => h.config.length + marker.length > 0,
+    (h) => ipBatch(runner, h.netns, [...marker, ...h.config]),
   );
   await each(
     (h) => h.sysctlsLate.length > 0,
