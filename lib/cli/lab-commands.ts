@@ -1,6 +1,7 @@
 /** `returnpath lab up | exec | dump | down | list | clean`. */
 import { spawn } from 'node:child_process';
-import { ValidationError } from '../errors.js';
+import { EnvironmentError, ValidationError } from '../errors.js';
+import { labUnavailable } from '../lab/environment.js';
 import { CommandRunner } from '../exec/command.js';
 import { cleanLabs } from '../lab/clean.js';
 import { Lab, LabHandle } from '../lab/lab.js';
@@ -65,6 +66,12 @@ class LabInUse extends ValidationError {
   }
 }
 
+/** The lab commands that touch namespaces need root and the tools (exit 3 otherwise). */
+function requireLabHere(): void {
+  const why = labUnavailable();
+  if (why) throw new EnvironmentError(`the lab cannot run here: ${why}`);
+}
+
 function runIdArg(a: Args): string {
   const id = a.positional('RUN')!;
   if (!RUN_ID.test(id))
@@ -78,14 +85,26 @@ async function labUp(a: Args): Promise<number> {
   if (runId !== undefined && !RUN_ID.test(runId))
     throw new UsageError('lab up', `--run-id ${runId}`, 'must be 6 hex digits');
   const topology = await loadTopology(file);
+  requireLabHere();
   const t0 = performance.now();
   const runner = new CommandRunner();
+  // Ctrl-C while building: finish (or fail and tear down), then remove the lab; nothing is left.
+  let interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+    console.error('interrupted: removing the lab once it is built');
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const lab = await Lab.up(topology, {
     runId: runId as string | undefined,
     persistent: true,
     runner,
     contributors: labContributors(),
-  });
+  }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
+  if (interrupted) {
+    await lab.destroy();
+    return 130;
+  }
   const ms = Math.round(performance.now() - t0);
   console.log(`run ${lab.runId}: ${topology.name} up in ${ms} ms (${runner.commandsRun} commands)`);
   for (const h of lab.hosts) console.log(`  ${h.id.padEnd(28)} ${(h.address ?? '').padEnd(16)} ${h.netns}`);
@@ -97,6 +116,7 @@ async function labUp(a: Args): Promise<number> {
 
 async function labExec(a: Args): Promise<number> {
   const runId = runIdArg(a);
+  requireLabHere();
   const hostRef = a.positional('HOST')!;
   const handle = await LabHandle.attach(runId);
   const [file, ...args] = handle.host(hostRef).wrap(a.rest);
@@ -112,12 +132,14 @@ async function labExec(a: Args): Promise<number> {
 
 async function labDump(a: Args): Promise<number> {
   const handle = await LabHandle.attach(runIdArg(a));
+  requireLabHere();
   process.stdout.write(await dumpLab(handle, a.positional('HOST')));
   return 0;
 }
 
 async function labDown(a: Args): Promise<number> {
   const handle = await LabHandle.attach(runIdArg(a));
+  requireLabHere();
   const status = runStatus(handle.state);
   if (status.kind === 'in-use' && !a.flag('force')) throw new LabInUse(handle.runId, status.why);
   await handle.destroy();
@@ -140,6 +162,7 @@ async function labList(): Promise<number> {
 }
 
 async function labClean(a: Args): Promise<number> {
+  requireLabHere();
   const r = await cleanLabs(new CommandRunner(), { all: a.flag('all') });
   console.log(`removed ${r.removedRuns.length} run(s), ${r.removedNamespaces.length} namespace(s)`);
   for (const k of r.keptRuns) console.log(`kept ${k.runId}: ${k.why}`);

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as stringifyYaml } from 'yaml';
 import { EnvironmentError, ValidationError } from '../errors.js';
+import { signalChildren } from '../exec/children.js';
 import { prepareOutputDirectory, writeProblem } from '../files.js';
 import { labUnavailable } from '../lab/environment.js';
 import { compareRuns, loadResults, renderChanges, renderSummary, ResultsWriter } from '../report/index.js';
@@ -133,12 +134,15 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   configureSession(session);
 
   // First signal: start no more cells, let the ones in flight finish (their faults revert, their
-  // labs come down), keep their results. Second signal: write what we have and leave at once.
+  // labs come down), keep their results. Their workers and commands run in their own process
+  // groups (lib/exec/children.ts), so a Ctrl-C to the terminal's group reaches only this process.
+  // Second signal: write what we have, stop our processes and leave at once (`lab clean` sweeps).
   let stopping: Promise<void> | undefined;
   let runner: { abort(): unknown } | undefined;
   const onSignal = (): void => {
     if (stopping) {
       writer.finishSync('interrupted');
+      signalChildren('SIGTERM');
       process.exit(130);
     }
     log('interrupted: finishing the cells in flight (again to abort; `returnpath lab clean` sweeps)');

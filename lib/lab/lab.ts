@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
+import { release } from '../exec/children.js';
 import { CommandRunner } from '../exec/command.js';
 import { NetnsExec } from '../exec/netns.js';
 import { NotFoundError } from '../errors.js';
@@ -188,13 +189,15 @@ export class Lab extends LabHandle {
 
   private async startProcess(exec: NetnsExec, p: ProcessPlan, detached: boolean): Promise<void> {
     const argv = p.argv.map((a) => a.replace('{node}', process.execPath).replace('{dist}', DIST_DIR));
-    const child = exec.spawn(argv, { detached });
+    const child = exec.spawn(argv);
     this.children.set(`${exec.host}:${p.name}`, child);
     this.disposer.defer(`${p.name} in ${exec.host}`, () => {
       if (child.exitCode === null) child.kill('SIGTERM');
     });
     await waitForLines(child, p.readyLine, p.readyCount, `${p.name} in ${exec.host}`);
     if (detached) {
+      // Left up with the lab: it outlives this process (`lab down` and `lab clean` stop it).
+      release(child);
       child.unref();
       child.stdout?.destroy();
       child.stderr?.destroy();

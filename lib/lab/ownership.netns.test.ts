@@ -5,10 +5,11 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO, runCli } from '../cli/cli-test-support.js';
+import { CLI, REPO, runCli } from '../cli/cli-test-support.js';
 import { CommandRunner } from '../exec/command.js';
 import { namespaceMarker } from './clean.js';
 import { newRunId } from './lab.js';
@@ -116,6 +117,26 @@ describe('lab ownership (real namespaces, own state directories)', function () {
     } finally {
       await deleteNamespaces(runner, [stray]);
     }
+  });
+
+  it('lab up interrupted while building (Ctrl-C to its group) removes what it built and exits 130', async () => {
+    const child = spawn(process.execPath, [CLI, 'lab', 'up', example('seed-004-cross-zone')], {
+      cwd: REPO,
+      env,
+      detached: true,
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    let runId: string | undefined;
+    while (!runId) {
+      runId = (await readdir(dir)).find((f) => /^[0-9a-f]{6}\.json$/.test(f))?.slice(0, 6);
+      if (child.exitCode !== null) throw new Error('lab up ended before it was interrupted');
+      if (!runId) await sleep(5);
+    }
+    process.kill(-child.pid!, 'SIGINT');
+    expect(await exited).to.equal(130);
+    expect(await ours(runId)).to.deep.equal([]);
+    expect(await readdir(dir)).not.to.include(`${runId}.json`);
   });
 
   it('lab down refuses a lab whose owner runs, unless --force', async () => {

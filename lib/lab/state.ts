@@ -5,7 +5,7 @@
  * dead one whose PID was reused, and a half-built lab (its `lab up` killed) from one left up.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { isRunning, type ProcessIdentity } from './owner.js';
@@ -70,18 +70,29 @@ export class RunIdInUse extends ValidationError {
 /** Creates the state of a new run; refuses (RunIdInUse) when the run id has a state already. */
 export async function createRunState(s: RunState): Promise<void> {
   await mkdir(STATE_DIR, { recursive: true });
-  await writeFile(statePath(s.runId), JSON.stringify(s, null, 2), { flag: 'wx' }).catch(
-    (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EEXIST') throw new RunIdInUse(s.runId, `lab ${s.runId} exists (${statePath(s.runId)})`);
-      throw e;
-    },
-  );
+  // Written whole to a temporary file, then linked into place: exclusive (link fails when the name
+  // exists) and never seen half-written.
+  const tmp = tempPath(s.runId);
+  await writeFile(tmp, JSON.stringify(s, null, 2));
+  try {
+    await link(tmp, statePath(s.runId));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new RunIdInUse(s.runId, `lab ${s.runId} exists (${statePath(s.runId)})`);
+    throw e;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+function tempPath(runId: string): string {
+  return join(STATE_DIR, `.${runId}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`);
 }
 
 /** Replaces the state of a run atomically (a reader never sees half a file). */
 export async function writeRunState(s: RunState): Promise<void> {
   await mkdir(STATE_DIR, { recursive: true });
-  const tmp = join(STATE_DIR, `.${s.runId}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`);
+  const tmp = tempPath(s.runId);
   await writeFile(tmp, JSON.stringify(s, null, 2));
   await rename(tmp, statePath(s.runId));
 }
