@@ -2,6 +2,9 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { REPO, runCli } from './cli-test-support.js';
 import { COMMANDS } from './main.js';
 
@@ -83,5 +86,23 @@ describe('returnpath (the command line)', function () {
     const r = await runCli([]);
     expect(r.code).to.equal(2);
     expect(r.stderr).to.match(/^returnpath: chaos and conformance/);
+  });
+
+  it('run --run-id of an earlier run is refused (exit 2) before anything runs, its results untouched', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'rp-runid-'));
+    try {
+      await mkdir(join(root, 'ci-1'));
+      await writeFile(join(root, 'ci-1', 'results.json'), '{"earlier": true}');
+      const r = await runCli(['run', '--grep', 'seed001', '--results', root, '--run-id', 'ci-1']);
+      expect(r.code, r.stderr).to.equal(2);
+      expect(r.stderr).to.match(/--run-id.*is in use: .*ci-1 holds an earlier run's results.*--force/s);
+      expect(await readFile(join(root, 'ci-1', 'results.json'), 'utf8')).to.equal('{"earlier": true}');
+      expect(await readdir(join(root, 'ci-1'))).to.deep.equal(['results.json']);
+      const bad = await runCli(['run', '--grep', 'seed001', '--results', root, '--run-id', '../escape']);
+      expect(bad.code).to.equal(2);
+      expect(bad.stderr).to.match(/--run-id.*must be 1-64 letters/s);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -85,6 +85,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   if (cells.length === 0) throw noCellMatches(opts.suiteIds, opts.grep);
   if (opts.runId !== undefined) checkRunId(opts.runId);
   const baseline = opts.baseline ? await loadResults(opts.baseline) : undefined;
+  if (opts.runId !== undefined && !opts.force) await refuseUsedRunId(opts.resultsRoot, opts.runId);
   const why = labUnavailable();
   if (why) throw new EnvironmentError(`the built-in lab cannot run here: ${why}`);
 
@@ -222,9 +223,32 @@ function checkRunId(id: string): void {
     ]);
 }
 
+function runIdInUse(dir: string, runId: string, earlier: boolean): ValidationError {
+  return new ValidationError('returnpath run', [
+    {
+      path: '--run-id',
+      value: runId,
+      message: earlier
+        ? `is in use: ${dir} holds an earlier run's results; choose another --run-id, or add --force to replace them`
+        : `is in use: ${dir} exists and is not a returnpath run directory; choose another --run-id`,
+    },
+  ]);
+}
+
+/** Before any work: an earlier run of this id is refused (its results are never overwritten by accident). */
+async function refuseUsedRunId(root: string, runId: string): Promise<void> {
+  const dir = resolve(root, runId);
+  if (await stat(dir).catch(() => undefined))
+    throw runIdInUse(
+      dir,
+      runId,
+      (await stat(join(dir, 'results.json')).catch(() => undefined)) !== undefined,
+    );
+}
+
 /**
- * Creates the run's directory, refusing one that exists: an earlier run's results are never
- * overwritten by accident. With `force`, an earlier returnpath run directory is replaced.
+ * Creates the run's directory, exclusively (two runs started with one id: the second is refused).
+ * With `force`, an earlier returnpath run directory of that id is replaced.
  */
 async function claimRunDirectory(root: string, runId: string, force: boolean): Promise<string> {
   await prepareOutputDirectory(root, 'results directory (--results)');
@@ -237,17 +261,8 @@ async function claimRunDirectory(root: string, runId: string, force: boolean): P
     },
   );
   if (made) return dir;
-  const earlier = await stat(join(dir, 'results.json')).catch(() => undefined);
-  if (!force || !earlier)
-    throw new ValidationError('returnpath run', [
-      {
-        path: '--run-id',
-        value: runId,
-        message: earlier
-          ? `is in use: ${dir} holds an earlier run's results; choose another --run-id, or add --force to replace them`
-          : `is in use: ${dir} exists and is not a returnpath run directory; choose another --run-id`,
-      },
-    ]);
+  const earlier = (await stat(join(dir, 'results.json')).catch(() => undefined)) !== undefined;
+  if (!force || !earlier) throw runIdInUse(dir, runId, earlier);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir);
   return dir;
