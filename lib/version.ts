@@ -24,6 +24,12 @@ function readJson(url: URL): Record<string, unknown> | undefined {
   }
 }
 
+/** As results, JUnit and certificates record it. */
+export function provenanceRecord(): Provenance {
+  const p = provenance();
+  return { version: p.version, commit: p.commit, dirty: p.dirty };
+}
+
 /** This build's version and commit. */
 export function provenance(): Provenance {
   if (cached) return cached;

@@ -120,6 +120,19 @@ describe('certify/snapshot-load', () => {
     expect(e.message).to.match(/no \*\.conf files and no image tree/);
   });
 
+  it("records an image tree's kernel (its one usr/lib/modules directory), not when there are several", async () => {
+    const root = path.join(tmp, 'tree-kernel');
+    await mkdir(path.join(root, 'etc/sysctl.d'), { recursive: true });
+    await writeFile(path.join(root, 'etc/sysctl.d/10.conf'), 'net.ipv4.ip_forward = 1\n');
+    expect((await loadSnapshot(root)).kernel).to.equal(null);
+    await mkdir(path.join(root, 'usr/lib/modules/6.1.112-122.189.amzn2023.x86_64'), { recursive: true });
+    expect((await loadSnapshot(root)).kernel).to.equal('6.1.112-122.189.amzn2023.x86_64');
+    await mkdir(path.join(root, 'usr/lib/modules/6.1.115-126.197.amzn2023.x86_64'));
+    const two = await loadSnapshot(root);
+    expect(two.kernel).to.equal(null);
+    expect(two.notes?.join('\n')).to.match(/several kernels/);
+  });
+
   it('records masks (symlink to /dev/null) and follows symlinks inside the tree', async () => {
     const root = path.join(tmp, 'tree');
     await mkdir(path.join(root, 'etc/sysctl.d'), { recursive: true });

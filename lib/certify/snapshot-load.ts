@@ -159,7 +159,26 @@ export async function loadSysctlDirectory(dir: string): Promise<NodeSnapshot> {
           'usr/local/lib/sysctl.d, usr/lib/sysctl.d, lib/sysctl.d or etc/sysctl.conf',
       },
     ]);
-  return sysctlDSnapshot(dir, read.files, read.notes);
+  const kernel = isTree ? await treeKernel(tree, read.notes) : null;
+  return sysctlDSnapshot(dir, read.files, read.notes, kernel);
+}
+
+/**
+ * The kernel an image tree ships: the one directory of usr/lib/modules (or lib/modules). Several:
+ * not recorded (a note says which), none: null.
+ */
+async function treeKernel(tree: Tree, notes: string[]): Promise<string | null> {
+  const found = new Set<string>();
+  for (const rel of ['usr/lib/modules', 'lib/modules']) {
+    const r = await resolveInTree(tree, rel);
+    if (!('path' in r)) continue;
+    const entries = await readdir(r.path, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) if (e.isDirectory() && /^\d+\.\d+[\w.+~-]*$/.test(e.name)) found.add(e.name);
+  }
+  if (found.size === 1) return [...found][0]!;
+  if (found.size > 1)
+    notes.push(`the tree has several kernels (${[...found].sort().join(', ')}): kernel not recorded`);
+  return null;
 }
 
 export interface SysctlRead {
@@ -342,14 +361,19 @@ function imageDirectoryOf(hostDir: string): string {
   return SYSCTL_DIRECTORIES.find((d) => hostDir.endsWith(d)) ?? SYSCTL_DIRECTORIES[0];
 }
 
-function sysctlDSnapshot(source: string, files: SysctlFile[], notes: string[]): NodeSnapshot {
+function sysctlDSnapshot(
+  source: string,
+  files: SysctlFile[],
+  notes: string[],
+  kernel: string | null = null,
+): NodeSnapshot {
   const ordered = orderSysctlFiles(files);
   const allNotes = [...notes, ...ordered.notes];
   return validateSnapshot(
     {
       schema: SNAPSHOT_SCHEMA_ID,
       source: { kind: 'sysctl.d', path: source },
-      kernel: null,
+      kernel,
       sysctls: {},
       sysctlFiles: ordered.files,
       ipRules: null,

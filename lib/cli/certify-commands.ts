@@ -26,7 +26,7 @@ import {
 import { DYNAMIC_SPEC, setDynamicSuite } from '../scenario/dynamic.js';
 import { SUITES } from '../../suites/catalog.js';
 import { checkOutputFile, writeProblem } from '../files.js';
-import type { Args, CommandDecl } from './command.js';
+import { UsageError, type Args, type CommandDecl } from './command.js';
 import { runSuites } from './run-command.js';
 
 export const collectDecl: CommandDecl = {
@@ -74,6 +74,11 @@ export const certifyDecl: CommandDecl = {
       choices: Object.keys(PROFILES),
       help: 'which paths must be supported for the certificate (default: all)',
     },
+    {
+      name: 'image',
+      value: 'NAME',
+      help: 'what the certificate calls the image (e.g. an AMI id, ami-0abc...); default: the snapshot path',
+    },
     { name: 'results', value: 'DIR', help: 'where the run directory is written (default: test-results)' },
     { name: 'concurrency', value: 'N', help: 'cells in flight at once, 1 to 16 (default: 2)' },
     {
@@ -91,6 +96,9 @@ export async function certifyCommand(a: Args): Promise<number> {
   const cni = checkCni(a.string('cni') ?? 'vpc-cni');
   const profile = a.string('profile') ?? 'all';
   requiredPaths(profile);
+  const imageName = a.string('image');
+  if (imageName !== undefined && !/^[\x21-\x7e]([\x20-\x7e]{0,198}[\x21-\x7e])?$/.test(imageName))
+    throw new UsageError('certify', `--image ${imageName}`, 'must be 1-200 printable ASCII characters');
   const snapshot = await loadSnapshot(input);
   // Run every path (the certificate lists them all); the profile decides which are required.
   const pathIds = PATHS.map((p) => p.id);
@@ -118,6 +126,7 @@ export async function certifyCommand(a: Args): Promise<number> {
       pathIds,
       results: out.results.cells,
       runId: out.results.runId,
+      ...(imageName !== undefined && { imageName }),
     });
     await writeFile(join(out.dir, 'certificate.json'), serializeCertificate(cert));
     await writeFile(join(out.dir, 'certificate.html'), renderCertificateHtml(cert));

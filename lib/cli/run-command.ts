@@ -15,7 +15,15 @@ import { EnvironmentError, ValidationError } from '../errors.js';
 import { signalChildren } from '../exec/children.js';
 import { prepareOutputDirectory, writeProblem } from '../files.js';
 import { labUnavailable } from '../lab/environment.js';
-import { compareRuns, loadResults, renderChanges, renderSummary, ResultsWriter } from '../report/index.js';
+import {
+  compareRuns,
+  loadResults,
+  provenanceWarnings,
+  renderChanges,
+  renderSummary,
+  ResultsWriter,
+} from '../report/index.js';
+import { provenanceRecord } from '../version.js';
 import { cellKey, cellTags, describeCellExpect, type CellSpec, type SuiteSpec } from '../scenario/cell.js';
 import type { CellResult, RunResults } from '../scenario/result.js';
 import { selectCells } from '../scenario/select.js';
@@ -85,6 +93,8 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   if (cells.length === 0) throw noCellMatches(opts.suiteIds, opts.grep);
   if (opts.runId !== undefined) checkRunId(opts.runId);
   const baseline = opts.baseline ? await loadResults(opts.baseline) : undefined;
+  if (baseline)
+    for (const w of provenanceWarnings(baseline, provenanceRecord(), release())) log(`warning: ${w}`);
   if (opts.runId !== undefined && !opts.force) await refuseUsedRunId(opts.resultsRoot, opts.runId);
   const why = labUnavailable();
   if (why) throw new EnvironmentError(`the built-in lab cannot run here: ${why}`);
@@ -96,6 +106,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
     runId,
     startedAt: new Date().toISOString(),
     host: { kernel: release(), node: process.version, platform: process.platform },
+    returnpath: provenanceRecord(),
     selection: {
       suites: selected.map((s) => s.suite.id),
       ...(opts.grep !== undefined && { grep: opts.grep }),

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ValidationError } from '../errors.js';
 import type { CellResult, RunResults } from '../scenario/result.js';
-import { compareRuns, loadResults, renderChanges, type Change } from './baseline.js';
+import { compareRuns, loadResults, provenanceWarnings, renderChanges, type Change } from './baseline.js';
 import { chaosCell, ratesOf, rpFilterCell, sampleCells, sampleRun } from './test-helpers.js';
 
 /** The sample run with cells replaced or added (by suite/id), and others removed. */
@@ -30,6 +30,26 @@ function withCounts(cell: CellResult, counts: Record<string, number>): CellResul
 }
 
 describe('baseline comparison', () => {
+  it('warns when the baseline was made by another returnpath or on another kernel', () => {
+    const base = sampleRun();
+    const same = { ...base.returnpath! };
+    expect(provenanceWarnings(base, same, base.host.kernel)).to.deep.equal([]);
+    const newer = { version: '0.2.0', commit: 'feedface', dirty: false };
+    const w = provenanceWarnings(base, newer, '6.18.44');
+    expect(w).to.have.length(2);
+    expect(w[0]).to.match(
+      /made by returnpath 0\.1\.0 \(commit 0123456789abcdef.*this is returnpath 0\.2\.0 \(commit feedface\)/,
+    );
+    expect(w[1]).to.match(/kernel 6\.8\.0-45-generic, this run on 6\.18\.44/);
+    expect(provenanceWarnings(base, { ...same, commit: 'feedface' }, base.host.kernel)[0]).to.match(
+      /commit feedface/,
+    );
+    const older = { ...base, returnpath: undefined };
+    expect(provenanceWarnings(older, same, base.host.kernel)[0]).to.match(
+      /does not record which returnpath made it/,
+    );
+  });
+
   it('finds nothing between equal runs', () => {
     expect(compareRuns(sampleRun(), sampleRun())).to.deep.equal({
       changes: [],

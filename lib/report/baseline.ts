@@ -118,6 +118,35 @@ export function renderChanges(changes: readonly Change[]): string[] {
   return rows.map((r) => r.map((text, i) => (i < 3 ? text.padEnd(widths[i]!) : text)).join('  '));
 }
 
+/**
+ * Why a comparison with `baseline` may reflect more than the change under test: the baseline was
+ * made by another returnpath (version or commit) or on another kernel. One line each; none when
+ * they match.
+ */
+export function provenanceWarnings(
+  baseline: RunResults,
+  current: NonNullable<RunResults['returnpath']>,
+  kernel: string,
+): string[] {
+  const describe = (p: NonNullable<RunResults['returnpath']>): string =>
+    `returnpath ${p.version} (commit ${p.commit ?? 'unknown'}${p.dirty ? ', uncommitted changes' : ''})`;
+  const out: string[] = [];
+  const b = baseline.returnpath;
+  if (!b)
+    out.push(
+      `the baseline (run ${baseline.runId}) does not record which returnpath made it; this is ${describe(current)}: ` +
+        'differences may come from returnpath itself',
+    );
+  else if (b.version !== current.version || b.commit !== current.commit)
+    out.push(
+      `the baseline (run ${baseline.runId}) was made by ${describe(b)}, this is ${describe(current)}: ` +
+        'differences may come from returnpath itself',
+    );
+  if (baseline.host.kernel !== kernel)
+    out.push(`the baseline ran on kernel ${baseline.host.kernel}, this run on ${kernel}`);
+  return out;
+}
+
 /** Read results.json (or the results.json in a run directory); a ValidationError naming the path otherwise. */
 export async function loadResults(path: string): Promise<RunResults> {
   const st = await inputStat(path, 'results file', { allowDirectory: true });
