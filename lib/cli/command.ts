@@ -209,7 +209,7 @@ function positionalText(p: PositionalDecl): string {
   return p.optional ? `[${p.name}]` : p.name;
 }
 
-/** `returnpath lab up FILE [--run-id ID] [--force]`, wrapped at `width` columns. */
+/** `returnpath lab down RUN [--force]`, wrapped at `width` columns. */
 export function synopsis(decl: CommandDecl, width = WIDTH): string {
   const words = [
     ...(decl.positionals ?? []).map(positionalText),

@@ -43,7 +43,7 @@ export const EXIT_CODES: readonly { code: number; meaning: string }[] = [
   {
     code: 2,
     meaning:
-      'bad input: usage, a topology, results or snapshot file (missing, unreadable, empty, malformed), an output that cannot be written, a selection that matches no cell, a run id in use',
+      'bad input: usage; a topology, results or snapshot file that is missing, unreadable, empty or malformed; a sysctl the kernel refuses; an output that cannot be written; a selection that matches no cell; a run id in use, or a lab whose owner still runs (lab down without --force)',
   },
   { code: 3, meaning: 'the machine lacks something: root, a tool' },
   { code: 4, meaning: 'a lab run or host named on the command line does not exist' },
