@@ -13,9 +13,14 @@ if (!existsSync(tsc)) {
   const built = existsSync(join(root, 'dist', 'lib', 'cli', 'main.js'));
   console.error(
     `returnpath prepare: TypeScript is not installed (dev dependencies omitted): not building; ` +
-      (built ? 'using the dist/ already built' : 'there is no dist/ yet: run `npm ci && npm run build` first'),
+      (built
+        ? 'using the dist/ already built'
+        : 'there is no dist/ yet: run `npm ci && npm run build` first'),
   );
   process.exit(0);
 }
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
-execFileSync(process.execPath, [join(root, 'scripts', 'write-build-info.mjs')], { cwd: root, stdio: 'inherit' });
+execFileSync(process.execPath, [join(root, 'scripts', 'write-build-info.mjs')], {
+  cwd: root,
+  stdio: 'inherit',
+});
