@@ -124,9 +124,12 @@ describe('lab ownership (real namespaces, own state directories)', function () {
       cwd: REPO,
       env,
       detached: true,
-      stdio: 'ignore',
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
     let runId: string | undefined;
     while (!runId) {
       runId = (await readdir(dir)).find((f) => /^[0-9a-f]{6}\.json$/.test(f))?.slice(0, 6);
@@ -134,7 +137,7 @@ describe('lab ownership (real namespaces, own state directories)', function () {
       if (!runId) await sleep(5);
     }
     process.kill(-child.pid!, 'SIGINT');
-    expect(await exited).to.equal(130);
+    expect(await exited, out).to.equal(130);
     expect(await ours(runId)).to.deep.equal([]);
     expect(await readdir(dir)).not.to.include(`${runId}.json`);
   });
