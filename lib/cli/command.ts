@@ -29,6 +29,8 @@ export interface PositionalDecl {
   readonly name: string;
   readonly help: string;
   readonly optional?: boolean;
+  /** The last positional may take any number of words (`NAME...`); with optional, zero. */
+  readonly variadic?: boolean;
 }
 
 export interface CommandDecl {
@@ -115,10 +117,22 @@ export class Args {
 
   /** A declared positional by its name (`FILE`); undefined when an optional one is absent. */
   positional(name: string): string | undefined {
+    return this.positionals[this.positionalIndex(name)];
+  }
+
+  /** Every word of a variadic positional (the last one declared). */
+  variadic(name: string): string[] {
+    const i = this.positionalIndex(name);
+    if (!this.decl.positionals![i]!.variadic)
+      throw new Error(`positional ${name} of ${this.decl.name} is not variadic`);
+    return this.positionals.slice(i);
+  }
+
+  private positionalIndex(name: string): number {
     const i = (this.decl.positionals ?? []).findIndex((p) => p.name === name);
     if (i < 0)
       throw new Error(`returnpath ${this.decl.name} reads positional ${name}, which it does not declare`);
-    return this.positionals[i];
+    return i;
   }
 }
 
@@ -184,7 +198,8 @@ export function parseCommandLine(decl: CommandDecl, argv: readonly string[]): Pa
   }
 
   const declared = decl.positionals ?? [];
-  if (positionals.length > declared.length) {
+  const variadic = declared.at(-1)?.variadic === true;
+  if (positionals.length > declared.length && !variadic) {
     const extra = positionals.slice(declared.length);
     fail(
       extra.join(' '),
@@ -206,7 +221,8 @@ export function parseCommandLine(decl: CommandDecl, argv: readonly string[]): Pa
 }
 
 function positionalText(p: PositionalDecl): string {
-  return p.optional ? `[${p.name}]` : p.name;
+  const name = p.variadic ? `${p.name}...` : p.name;
+  return p.optional ? `[${name}]` : name;
 }
 
 /** `returnpath lab down RUN [--force]`, wrapped at `width` columns. */
