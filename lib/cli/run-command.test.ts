@@ -1,6 +1,13 @@
 import { expect } from 'chai';
 import { ValidationError } from '../errors.js';
-import { runCommand } from './run-command.js';
+import { parseCommandLine } from './command.js';
+import { runDecl } from './run-command.js';
+
+async function runCommand(argv: readonly string[]): Promise<number> {
+  const p = parseCommandLine(runDecl, argv);
+  if (p.help) throw new Error('help');
+  return runDecl.run(p.args);
+}
 
 async function captured(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
   const lines: string[] = [];

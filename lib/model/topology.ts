@@ -2,9 +2,9 @@
  * Loads a topology spec, validates it (structure, then cross-references) and returns the
  * normalized model every other layer uses: references resolved, defaults applied.
  */
-import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { ValidationError, type ValidationProblem } from '../errors.js';
+import { readTextInput } from '../files.js';
 import {
   cidrContains,
   cidrsOverlap,
@@ -13,6 +13,8 @@ import {
   nthAddress,
   broadcast,
   parseCidr,
+  specialAddress,
+  specialCidr,
   type Cidr,
 } from './ip.js';
 import { TopologySpec, type CniSpec, type NodeSysctls } from './schema.js';
@@ -155,8 +157,7 @@ export interface Topology {
 }
 
 export async function loadTopology(path: string): Promise<Topology> {
-  const text = await readFile(path, 'utf8');
-  return parseTopology(text, path);
+  return parseTopology(await readTextInput(path, 'topology spec'), path);
 }
 
 export function parseTopology(text: string, source = 'topology'): Topology {
@@ -168,6 +169,14 @@ export function parseTopology(text: string, source = 'topology'): Topology {
       { path: '', value: '(file)', message: `not YAML or JSON: ${(e as Error).message}` },
     ]);
   }
+  if (data === null || data === undefined)
+    throw new ValidationError(source, [
+      {
+        path: '',
+        value: '(file)',
+        message: 'is empty: no YAML or JSON document (only blank lines or comments); expected a Topology',
+      },
+    ]);
   return validateTopology(data, source);
 }
 
@@ -186,6 +195,16 @@ type Report = (path: string, value: unknown, message: string) => void;
 /** Cross-reference checks and normalization. Reports every problem it finds. */
 function resolve(spec: TopologySpec, report: Report): Topology {
   const vpcCidrs = spec.vpc.cidrs.map(parseCidr);
+  const special = (ip: string, path: string): boolean => {
+    const why = specialAddress(ip);
+    if (why) report(path, ip, `is ${why}; use an address a host can have`);
+    return why !== undefined;
+  };
+  vpcCidrs.forEach((c, i) => {
+    const why = specialCidr(c);
+    if (why)
+      report(`vpc.cidrs[${i}]`, c.text, `overlaps ${why}; a VPC uses private or public unicast ranges`);
+  });
   vpcCidrs.forEach((a, i) =>
     vpcCidrs.slice(i + 1).forEach((b, j) => {
       if (cidrsOverlap(a, b))
@@ -301,7 +320,8 @@ function resolve(spec: TopologySpec, report: Report): Topology {
           );
         else if (inVpc(e.publicAddress))
           report(`${epath}.publicAddress`, e.publicAddress, 'is inside the VPC; a public address is not');
-        else claim(e.publicAddress, `node ${n.name} ${e.name} (public)`, `${epath}.publicAddress`);
+        else if (!special(e.publicAddress, `${epath}.publicAddress`))
+          claim(e.publicAddress, `node ${n.name} ${e.name} (public)`, `${epath}.publicAddress`);
       }
       enis.push({
         node: n.name,
@@ -348,6 +368,7 @@ function resolve(spec: TopologySpec, report: Report): Topology {
       );
       return;
     }
+    if (special(p.address, `${path}.address`)) return;
     const home = subnets.find((s) => cidrContains(s.cidr, p.address));
     if (home && home !== eni.subnet)
       report(
@@ -363,6 +384,7 @@ function resolve(spec: TopologySpec, report: Report): Topology {
 
   uniqueNames(spec.internet.clients, 'internet.clients', report);
   const internetClients = spec.internet.clients.map((c, ci) => {
+    if (special(c.address, `internet.clients[${ci}].address`)) return { name: c.name, address: c.address };
     if (inVpc(c.address))
       report(
         `internet.clients[${ci}].address`,
@@ -375,6 +397,13 @@ function resolve(spec: TopologySpec, report: Report): Topology {
 
   const clusterCIDR = parseCidr(spec.cluster.clusterCIDR ?? vpcCidrs[0]!.text);
   const serviceCIDR = parseCidr(spec.cluster.serviceCIDR);
+  const serviceSpecial = specialCidr(serviceCIDR);
+  if (serviceSpecial)
+    report(
+      'cluster.serviceCIDR',
+      serviceCIDR.text,
+      `overlaps ${serviceSpecial}; Service IPs must be routable`,
+    );
   vpcCidrs.forEach((v) => {
     if (cidrsOverlap(v, serviceCIDR))
       report('cluster.serviceCIDR', serviceCIDR.text, `overlaps VPC CIDR ${v.text}; Service IPs are virtual`);

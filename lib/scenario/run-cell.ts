@@ -5,6 +5,7 @@
  * (bringing the lab up) are retried; the probed outcome never is.
  */
 import pRetry from 'p-retry';
+import { ValidationError } from '../errors.js';
 import type { CommandRunner } from '../exec/command.js';
 import { measure, type HostDelta } from '../evidence/probe.js';
 import { LabAgents } from '../lab/agents.js';
@@ -167,7 +168,8 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
             await startServers(agents, cell, flow);
           },
         }),
-      { retries: 2, minTimeout: 200 },
+      // Bad input (a sysctl the kernel refuses) does not get better with a retry.
+      { retries: 2, minTimeout: 200, shouldRetry: ({ error }) => !(error instanceof ValidationError) },
     );
     await Promise.all(topology.loadBalancers.map((lb) => new NlbControl(lab!, lb.name).settled()));
     if (opts.saveTopology)
