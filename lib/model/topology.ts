@@ -15,7 +15,7 @@ import {
   parseCidr,
   type Cidr,
 } from './ip.js';
-import { TopologySpec, type CniSpec, type NodeSysctls } from './schema.js';
+import { TopologySpec, type CniSpec, type KubeProxySpec, type NodeSysctls } from './schema.js';
 import { renderValue, validateWith } from './zod-problems.js';
 export { renderPath } from './zod-problems.js';
 
@@ -147,6 +147,8 @@ export interface Topology {
   subnets: Subnet[];
   clusterCIDR: Cidr;
   serviceCIDR: Cidr;
+  /** kube-proxy settings shared by the emulated and the real kube-proxy. */
+  kubeProxy: KubeProxySpec;
   nodes: Node[];
   pods: Pod[];
   internetClients: InternetClient[];
@@ -400,6 +402,7 @@ function resolve(spec: TopologySpec, report: Report): Topology {
     subnets,
     clusterCIDR,
     serviceCIDR,
+    kubeProxy: spec.cluster.kubeProxy,
     nodes,
     pods,
     internetClients,
