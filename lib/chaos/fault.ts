@@ -14,6 +14,7 @@ import { shellQuote, type CommandResult, type RunOptions } from '../exec/command
 import type { HostExec } from '../exec/netns.js';
 import { LabAgents } from '../lab/agents.js';
 import type { Lab } from '../lab/lab.js';
+import type { LabKube } from '../kube/lab-kube.js';
 import type { Topology } from '../model/topology.js';
 import { NlbControl } from '../nlb/control.js';
 import type { TrafficAgent } from '../traffic/agent.js';
@@ -27,6 +28,12 @@ export interface ChaosContext {
   nlb(lbName: string): NlbControl;
   /** The traffic agent of a host (started on first use, stopped with the lab). */
   agent(ref: string): Promise<TrafficAgent>;
+  /**
+   * The lab's real control plane and kube-proxies, when the cell runs on them: faults of
+   * endpoints and readiness then act through the Kubernetes API (returnpath as the kubelet) and
+   * wait until the real EndpointSlice controller and every kube-proxy have applied them.
+   */
+  readonly kube?: LabKube;
 }
 
 export interface Fault {
@@ -61,6 +68,8 @@ export class FaultError extends Error {
 export interface LabChaosOptions {
   /** Reuse the cell's agents, so a host keeps one traffic worker. */
   agents?: LabAgents;
+  /** The cell's real Kubernetes, when it runs on it. */
+  kube?: LabKube;
 }
 
 /** A ChaosContext on a live lab: NlbControl instances and agents are created once and shared. */
@@ -76,6 +85,7 @@ export function labChaosContext(lab: Lab, opts: LabChaosOptions = {}): ChaosCont
       return c;
     },
     agent: (ref) => agents.get(ref),
+    ...(opts.kube && { kube: opts.kube }),
   };
 }
 

@@ -20,7 +20,9 @@ import type { CellResult, RunResults } from '../scenario/result.js';
 import { selectCells } from '../scenario/select.js';
 import { configureSession, Session, type SessionOptions } from '../scenario/session.js';
 import { SUITES, specFile } from '../../suites/catalog.js';
-import { intFlag, parseArgs, stringFlag } from './args.js';
+import { intFlag, parseArgs, stringFlag, usage } from './args.js';
+import { KubeEnvironment } from '../kube/environment.js';
+import type { KubeProxyChoice } from '../kube-proxy/implementation.js';
 
 const SUITES_DIR = fileURLToPath(new URL('../../suites/', import.meta.url));
 
@@ -34,6 +36,8 @@ export interface RunOptions {
   baseline?: string;
   /** Swap how a cell runs (certification replays an image's sysctls). */
   session?: Pick<SessionOptions, 'run' | 'cellOptions'>;
+  /** Cells with Services run on this real Kubernetes (`--kube-proxy real`); closed by the caller. */
+  kube?: KubeEnvironment;
   /** Spec files to load for a suite; default suites/<id>.spec.js. */
   specFor?: (suite: SuiteSpec) => string;
   log?: (line: string) => void;
@@ -117,12 +121,14 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   const session = new Session({
     cells,
     concurrency: opts.concurrency,
+    ...(opts.kube && { kube: opts.kube }),
     cellOptions: () => ({
       saveTopology: async (cell) => {
         const file = join(topologies, `${cell.suite}.${cell.id}.yaml`);
         await writeFile(file, stringifyYaml(cell.topology));
         return file;
       },
+      ...(opts.kube && { kube: opts.kube }),
     }),
     ...opts.session,
     onResult: async (r) => {
@@ -204,12 +210,25 @@ function listCells(selected: { suite: SuiteSpec; cells: CellSpec[] }[]): void {
 }
 
 export const RUN_USAGE = `usage: returnpath run [--suite ID[,ID]] [--grep REGEX] [--list] [--baseline OLD/results.json]
-                      [--concurrency N] [--results DIR] [--run-id ID]`;
+                      [--concurrency N] [--results DIR] [--run-id ID]
+                      [--kube-proxy emulated|real] [--kube-proxy-mode iptables|nftables]`;
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
   const a = parseArgs(
     argv,
-    { values: ['suite', 'grep', 'baseline', 'concurrency', 'results', 'run-id'], booleans: ['list'] },
+    {
+      values: [
+        'suite',
+        'grep',
+        'baseline',
+        'concurrency',
+        'results',
+        'run-id',
+        'kube-proxy',
+        'kube-proxy-mode',
+      ],
+      booleans: ['list'],
+    },
     'run',
   );
   const suiteIds = stringFlag(a, 'suite')
@@ -226,14 +245,43 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   const concurrency = intFlag(a, 'concurrency', 'run', 1, 16) ?? Math.min(2, availableParallelism());
   const baseline = stringFlag(a, 'baseline');
   const runId = stringFlag(a, 'run-id');
-  const out = await runSuites({
-    suites: SUITES,
-    ...(suiteIds && { suiteIds }),
-    ...(grep !== undefined && { grep }),
-    concurrency,
-    resultsRoot: stringFlag(a, 'results') ?? 'test-results',
-    ...(runId && { runId }),
-    ...(baseline && { baseline }),
-  });
-  return out.exitCode;
+  const kubeProxy = kubeProxyChoice(stringFlag(a, 'kube-proxy'), stringFlag(a, 'kube-proxy-mode'));
+  const kube =
+    kubeProxy.implementation === 'real'
+      ? new KubeEnvironment({ slots: concurrency, mode: kubeProxy.mode, log: (l) => console.log(l) })
+      : undefined;
+  if (kube) await kube.binaries(); // exit 3 with the build command before anything runs
+  try {
+    const out = await runSuites({
+      suites: SUITES,
+      ...(suiteIds && { suiteIds }),
+      ...(grep !== undefined && { grep }),
+      concurrency,
+      resultsRoot: stringFlag(a, 'results') ?? 'test-results',
+      ...(runId && { runId }),
+      ...(baseline && { baseline }),
+      ...(kube && { kube }),
+    });
+    return out.exitCode;
+  } finally {
+    await kube?.close();
+  }
+}
+
+/** `--kube-proxy emulated|real` and `--kube-proxy-mode iptables|nftables` (the real one's mode). */
+export function kubeProxyChoice(
+  implementation: string | undefined,
+  mode: string | undefined,
+): KubeProxyChoice {
+  if (implementation !== undefined && implementation !== 'emulated' && implementation !== 'real')
+    throw usage('run', implementation, '--kube-proxy must be emulated (the default) or real');
+  if (mode !== undefined && mode !== 'iptables' && mode !== 'nftables')
+    throw usage('run', mode, '--kube-proxy-mode must be iptables (the default, as EKS) or nftables');
+  if (mode !== undefined && implementation !== 'real')
+    throw usage(
+      'run',
+      `--kube-proxy-mode ${mode}`,
+      'applies to the real kube-proxy only: add --kube-proxy real',
+    );
+  return { implementation: implementation ?? 'emulated', mode: mode ?? 'iptables' };
 }
