@@ -25,7 +25,7 @@ export interface KubeEnvironmentOptions {
 export interface SlotLease {
   slot: ControlPlaneSlot;
   /** A lab stage for a cell on this slot (kube-proxy in `mode`, default the environment's). */
-  stage(cellDir: string, mode?: ProxyMode): KubernetesStage;
+  stage(mode?: ProxyMode): KubernetesStage;
   release(): void;
 }
 
@@ -127,13 +127,13 @@ export class KubeEnvironment {
       let released = false;
       return {
         slot,
-        stage: (cellDir, mode) =>
+        stage: (mode) =>
           new KubernetesStage({
             slot,
             kubeProxyBinary: this.kubeProxyBinary,
             version: this.version,
             mode: mode ?? this.mode,
-            dir: join(cp.dir, 'cells', cellDir),
+            baseDir: join(cp.dir, 'cells'),
             ...(this.opts.log && { log: this.opts.log }),
           }),
         release: () => {

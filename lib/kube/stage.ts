@@ -25,8 +25,8 @@ export interface KubernetesStageOptions {
   kubeProxyBinary: string;
   version: string;
   mode: ProxyMode;
-  /** Scratch directory for this cell (kube-proxy configs, logs, sockets); removed at teardown. */
-  dir: string;
+  /** Scratch directories go under it, one per lab (kube-proxy configs, logs, sockets); removed at teardown. */
+  baseDir: string;
   /** The processes survive this one (`lab up --kubernetes`). */
   detached?: boolean;
   timeoutMs?: number;
@@ -76,8 +76,10 @@ export class KubernetesStage implements LabStage {
       ...(this.o.timeoutMs && { timeoutMs: this.o.timeoutMs }),
     });
     const owner = lab.runId;
-    await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
-    lab.defer(`scratch directory ${this.o.dir}`, () => rm(this.o.dir, { recursive: true, force: true }));
+    // Short: unix socket paths under it must stay below 108 bytes.
+    const dir = join(this.o.baseDir, lab.runId);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    lab.defer(`scratch directory ${dir}`, () => rm(dir, { recursive: true, force: true }));
     lab.defer(`Kubernetes objects of lab ${owner}`, () => api.cleanup(owner));
     await api.apply(clusterObjects(topology, { owner, apiserverServiceRange: CONTROL_PLANE_SERVICE_RANGE }), {
       kubelet: true,
@@ -88,25 +90,30 @@ export class KubernetesStage implements LabStage {
     log('EndpointSlices published');
     const kubeconfig = await slot.kubeconfig('kube-proxy', `https://127.0.0.1:${RELAY_APISERVER_PORT}`);
     const detectLocal: DetectLocal = topology.kubeProxy.detectLocal;
-    const kubeProxies: RealKubeProxy[] = [];
-    await Promise.all(
-      topology.nodes.map(async (n) => {
-        const kp = await RealKubeProxy.start({
+    const started = await Promise.allSettled(
+      topology.nodes.map((n) =>
+        RealKubeProxy.start({
           exec: lab.host(`node/${n.name}`),
           nodeName: n.name,
           binary: this.o.kubeProxyBinary,
-          dir: join(this.o.dir, n.name),
+          dir: join(dir, n.name),
           kubeconfig,
           apiserverSocket: slot.socket,
           mode: this.o.mode,
           detectLocal,
           clusterCIDR: topology.clusterCIDR.text,
           ...(this.o.detached && { detached: true }),
-        });
-        kubeProxies.push(kp);
-        lab.defer(`kube-proxy on ${n.name}`, () => kp.stop());
-      }),
+        }),
+      ),
     );
+    const kubeProxies: RealKubeProxy[] = [];
+    for (const r of started)
+      if (r.status === 'fulfilled') {
+        kubeProxies.push(r.value);
+        lab.defer(`kube-proxy on ${r.value.nodeName}`, () => r.value.stop());
+      }
+    const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
     const live = new LabKube({
       topology,
       api,

@@ -195,7 +195,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
     let stage: KubernetesStage | undefined;
     lab = await pRetry(
       () => {
-        stage = lease?.stage(`${cell.suite}.${cell.id}`, opts.kubeProxyMode);
+        stage = lease?.stage(opts.kubeProxyMode);
         return Lab.up(topology, {
           contributors: opts.contributors ?? (real ? [nlbContributor] : labContributors()),
           ...(stage && { stages: [stage] }),
