@@ -244,7 +244,10 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
     if (cell.chaos) {
       const chaos = cell.chaos;
       const m = await guarded(
-        measure(hosts, () => runChaos(lab!, agents!, chaos, flow, kube), { rules: true }),
+        measure(hosts, () => runChaos(lab!, agents!, chaos, flow, kube), {
+          rules: true,
+          ...nftDrops(lab, kube),
+        }),
       );
       await opts.inspect?.(lab, kube);
       const checks = [
@@ -257,7 +260,9 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
         timeline: m.result.timeline,
       });
     } else {
-      const m = await guarded(measure(hosts, () => probeFlow(agents!, cell, flow), { rules: true }));
+      const m = await guarded(
+        measure(hosts, () => probeFlow(agents!, cell, flow), { rules: true, ...nftDrops(lab, kube) }),
+      );
       await opts.inspect?.(lab, kube);
       const checks = checksOf(cell, topology, flow, m.result, m.deltas);
       out = done(
@@ -283,6 +288,14 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
     lease?.release();
   }
   return out;
+}
+
+/** The real kube-proxy in nftables mode drops in `ip kube-proxy`, whose rules count nothing. */
+function nftDrops(lab: Lab, kube: LabKube | undefined): { nftablesDrops?: Map<string, string> } {
+  if (kube?.mode !== 'nftables') return {};
+  return {
+    nftablesDrops: new Map(lab.hosts.filter((h) => h.kind === 'node').map((h) => [h.id, 'ip kube-proxy'])),
+  };
 }
 
 /** What a finished measurement keeps when its teardown fails afterwards. */
