@@ -89,7 +89,9 @@ export function observedNft(table: string, ports: Iterable<string>): ProxyState 
       ...[...body.matchAll(/\d+ : ([0-9.]+) \. (\d+)/g)],
       ...[...body.matchAll(/endpoint-[A-Z2-7]{8}-\S+?__([0-9.]+)\/(\d+)/g)],
     ].map((m) => `${m[1]}:${m[2]}`);
-    return sorted([...new Set(found)]);
+    // A chain no longer used is flushed at once and deleted later (kernels before 6.2 need the
+    // delay): an empty chain is an absent one.
+    return found.length ? sorted([...new Set(found)]) : undefined;
   };
   const out: ProxyState = new Map();
   for (const k of ports) {
