@@ -10,6 +10,7 @@
  *   const ledger = new FaultLedger(labChaosContext(lab));
  *   try { await ledger.apply(rpFilter('node-1', 'eth1', 1)); ... } finally { await ledger.revertAll(); }
  */
+import type { ChildProcess } from 'node:child_process';
 import { shellQuote, type CommandResult, type RunOptions } from '../exec/command.js';
 import type { HostExec } from '../exec/netns.js';
 import { LabAgents } from '../lab/agents.js';
@@ -34,6 +35,8 @@ export interface ChaosContext {
    * wait until the real EndpointSlice controller and every kube-proxy have applied them.
    */
   readonly kube?: LabKube;
+  /** A process the lab plan started in a host (the emulated health check server), when running. */
+  hostProcess?(hostId: string, name: string): ChildProcess | undefined;
 }
 
 export interface Fault {
@@ -86,6 +89,13 @@ export function labChaosContext(lab: Lab, opts: LabChaosOptions = {}): ChaosCont
     },
     agent: (ref) => agents.get(ref),
     ...(opts.kube && { kube: opts.kube }),
+    hostProcess(hostId, name) {
+      try {
+        return lab.process(lab.host(hostId).host, name);
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 
