@@ -164,4 +164,12 @@ export function session(): Session {
 
 export function configureSession(s: Session | undefined): void {
   current = s;
+  configured = s !== undefined;
+}
+
+let configured = false;
+
+/** True while a run command drives the session (`returnpath run`), false under plain mocha. */
+export function sessionConfigured(): boolean {
+  return configured;
 }
