@@ -57,9 +57,17 @@ async function labUp(a: ParsedArgs): Promise<number> {
   const mode = a.flags.get('kube-proxy-mode');
   const kubernetes = a.flags.has('kubernetes');
   if (mode !== undefined && mode !== 'iptables' && mode !== 'nftables')
-    throw usage('lab up', String(mode), '--kube-proxy-mode must be iptables (the default, as EKS) or nftables');
+    throw usage(
+      'lab up',
+      String(mode),
+      '--kube-proxy-mode must be iptables (the default, as EKS) or nftables',
+    );
   if (mode !== undefined && !kubernetes)
-    throw usage('lab up', `--kube-proxy-mode ${String(mode)}`, 'applies to the real kube-proxy: add --kubernetes');
+    throw usage(
+      'lab up',
+      `--kube-proxy-mode ${String(mode)}`,
+      'applies to the real kube-proxy: add --kubernetes',
+    );
   const topology = await loadTopology(file);
   const t0 = performance.now();
   const runner = new CommandRunner();
@@ -106,7 +114,8 @@ async function upKubernetes(
   mode: ProxyMode,
 ): Promise<{ controlPlane: ControlPlane; stage: KubernetesStage }> {
   const problems = controlPlaneProblems(topology);
-  if (problems.length) throw new ValidationError(`topology ${topology.name} on a lab control plane`, problems);
+  if (problems.length)
+    throw new ValidationError(`topology ${topology.name} on a lab control plane`, problems);
   const env = new KubeEnvironment({ slots: 1, mode });
   const b = await env.binaries();
   const controlPlane = await ControlPlane.start({

@@ -16,8 +16,10 @@ const HELP = `returnpath: chaos and conformance for the return paths of load-bal
 
 usage:
   returnpath run [--suite ID[,ID]] [--grep RE] [--list] [--baseline OLD/results.json] [--concurrency N]
+                 [--kube-proxy emulated|real] [--kube-proxy-mode iptables|nftables]
                                         run the conformance suites on the built-in lab; results in
-                                        test-results/RUN-ID/ (results.json, junit.xml, report.html)
+                                        test-results/RUN-ID/ (results.json, junit.xml, report.html);
+                                        --kube-proxy real: cells with Services on real Kubernetes
   returnpath collect [--out FILE]       (on a node, as root) snapshot its network settings for certify
   returnpath certify SNAPSHOT [--cni vpc-cni|vpc-cni-legacy] [--profile all|nlb-ip-targets|
                      nlb-instance-targets|in-cluster-clients]
@@ -27,10 +29,12 @@ usage:
                                         build the real components (Kubernetes, etcd, the AWS VPC CNI)
                                         from the Go module proxy into the per-user cache, once
   returnpath validate FILE              check a topology spec
-  returnpath lab up FILE [--run-id ID]  build the topology in network namespaces and leave it up
+  returnpath lab up FILE [--run-id ID] [--kubernetes [--kube-proxy-mode M]]
+                                        build the topology in network namespaces and leave it up
+                                        (--kubernetes: on a real control plane, real kube-proxy; a kubeconfig)
   returnpath lab exec RUN HOST -- CMD   run a command inside a host of a lab
   returnpath lab dump RUN [HOST]        addresses, rules, routes, iptables, conntrack, sysctls
-  returnpath lab down RUN               remove a lab
+  returnpath lab down RUN               remove a lab (and its control plane)
   returnpath lab list                   list lab runs on this machine
   returnpath lab clean [--all]          sweep what interrupted runs left (--all: also labs left up)
 

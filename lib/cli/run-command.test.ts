@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ValidationError } from '../errors.js';
-import { runCommand } from './run-command.js';
+import { kubeProxyChoice, runCommand } from './run-command.js';
 
 async function captured(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
   const lines: string[] = [];
@@ -38,6 +38,9 @@ describe('returnpath run (arguments)', () => {
       [['--suite', 'nope'], /is not a suite; suites: baseline, eni-rp-filter/],
       [['--grep', '('], /not a valid regular expression/],
       [['--colour'], /unknown option/],
+      [['--kube-proxy', 'ipvs'], /--kube-proxy must be emulated \(the default\) or real/],
+      [['--kube-proxy', 'real', '--kube-proxy-mode', 'ipvs'], /--kube-proxy-mode must be iptables/],
+      [['--kube-proxy-mode', 'nftables'], /applies to the real kube-proxy only: add --kube-proxy real/],
     ] as const) {
       let err: unknown;
       try {
@@ -48,5 +51,14 @@ describe('returnpath run (arguments)', () => {
       expect(err, argv.join(' ')).to.be.instanceOf(ValidationError);
       expect(String((err as Error).message) + JSON.stringify((err as ValidationError).problems)).to.match(re);
     }
+  });
+
+  it('--kube-proxy: the emulation by default; the real one in iptables mode unless asked', () => {
+    expect(kubeProxyChoice(undefined, undefined)).to.deep.equal({
+      implementation: 'emulated',
+      mode: 'iptables',
+    });
+    expect(kubeProxyChoice('real', undefined)).to.deep.equal({ implementation: 'real', mode: 'iptables' });
+    expect(kubeProxyChoice('real', 'nftables')).to.deep.equal({ implementation: 'real', mode: 'nftables' });
   });
 });
