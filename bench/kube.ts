@@ -103,8 +103,10 @@ export async function benchKube(): Promise<Record<string, string>> {
     const wall = (performance.now() - t0) / 1000;
     const { cells, totals } = out.results;
     const real = cells.filter((c) => c.kubeProxy?.implementation === 'real');
+    const notPassing = cells.filter((c) => c.status !== 'pass').map((c) => `${c.suite}/${c.id} ${c.status}`);
     rows[`full default run, --kube-proxy real (${concurrency} at a time)`] =
-      `${wall.toFixed(1)} s wall, ${cells.length} cells (${totals.pass} pass), ${real.length} on real Kubernetes`;
+      `${wall.toFixed(1)} s wall, ${cells.length} cells (${totals.pass} pass), ${real.length} on real Kubernetes` +
+      (notPassing.length ? `; not passing: ${notPassing.join(', ')}` : '');
   } finally {
     await runEnv.close();
     await rm(root, { recursive: true, force: true });

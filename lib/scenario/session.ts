@@ -17,6 +17,9 @@ import { runCell, type RunCellOptions } from './run-cell.js';
  */
 export type CellVariant = 'default' | `real-${ProxyMode}`;
 
+/** Cells prefetch() runs at once (and slots of the session's own Kubernetes environment). */
+const PREFETCH = 2;
+
 export function variantKey(cell: CellSpec, variant: CellVariant): string {
   return variant === 'default' ? cellKey(cell) : `${cellKey(cell)}#${variant}`;
 }
@@ -64,11 +67,25 @@ export class Session {
     this.order = [...(opts.cells ?? [])];
   }
 
-  /** The Kubernetes environment of the `real-*` variants. */
+  /** The Kubernetes environment of the `real-*` variants (a slot per cell prefetch() runs at once). */
   kube(): KubeEnvironment {
     if (this.opts.kube) return this.opts.kube;
-    this.ownKube ??= new KubeEnvironment({ slots: Math.max(1, this.opts.concurrency ?? 1) });
+    this.ownKube ??= new KubeEnvironment({ slots: Math.max(PREFETCH, this.opts.concurrency ?? 1) });
     return this.ownKube;
+  }
+
+  /**
+   * Starts `cells` in `variant`, at most `limit` at a time, so that tests awaiting them one after
+   * the other find them finished or running (the differential tests: real kube-proxy cells).
+   */
+  prefetch(cells: readonly CellSpec[], variant: CellVariant, limit = PREFETCH): void {
+    const queue = cells.filter((c) => !this.results.has(variantKey(c, variant)));
+    const next = (): void => {
+      const cell = queue.shift();
+      if (!cell || this.stopped) return;
+      this.result(cell, variant).then(next, next);
+    };
+    for (let i = 0; i < limit; i++) next();
   }
 
   /** Stops what the session started on its own (its Kubernetes control plane). */

@@ -72,8 +72,11 @@ function describeDifferential(suite: SuiteSpec): void {
         requireLab(this);
         await requireKube(this);
       });
-      for (const cell of cells)
+      cells.forEach((cell, i) =>
         it(`${testTitle(cell)} [RealKubeProxy:${mode}]`, async function () {
+          // The next cell runs while this one is awaited: two at a time.
+          const next = cells[i + 1];
+          if (next) session().prefetch([next], `real-${mode}`);
           const emulated = await session().result(cell);
           const real = await session().result(cell, `real-${mode}`);
           expect(real.kubeProxy?.implementation, 'ran with the real kube-proxy').to.equal('real');
@@ -82,7 +85,8 @@ function describeDifferential(suite: SuiteSpec): void {
             real.status,
             `the emulated kube-proxy's verdict differs: ${emulated.status} (${emulated.reason})`,
           ).to.equal(emulated.status);
-        });
+        }),
+      );
     });
 }
 
