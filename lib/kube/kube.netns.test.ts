@@ -264,3 +264,100 @@ describe('real Kubernetes in the lab (control plane, kube-proxy in node namespac
     expect((await env.controlPlane()).id).to.not.equal(cp.id);
   });
 });
+
+describe('real Kubernetes left up and swept (lab up --kubernetes, lab down, lab clean)', function () {
+  this.timeout(240_000);
+  before(async function () {
+    await requireKube(this);
+  });
+
+  const cli = (args: string[]): Promise<{ code: number; out: string }> =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, [`${repo}bin/returnpath.js`, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('exit', (code) => resolve({ code: code ?? 1, out }));
+    });
+
+  it('lab up --kubernetes prints a kubeconfig that lists the lab; kube-proxy rules in a node; lab down leaves nothing', async () => {
+    const up = await cli(['lab', 'up', `${repo}examples/seed-003-baseline.yaml`, '--kubernetes']);
+    expect(up.code, up.out).to.equal(0);
+    const runId = /^run ([0-9a-f]{6}):/m.exec(up.out)![1]!;
+    const kubeconfig = /^kubeconfig: (\S+)$/m.exec(up.out)![1]!;
+    try {
+      const { KubeConfig, CoreV1Api, DiscoveryV1Api } = await import('@kubernetes/client-node');
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfig);
+      const pods = await kc.makeApiClient(CoreV1Api).listPodForAllNamespaces();
+      expect(pods.items.map((p) => p.metadata?.name).sort()).to.deep.equal([
+        'client-a',
+        'client-b',
+        'other-net',
+        'web-1',
+        'web-2',
+      ]);
+      const slices = await kc
+        .makeApiClient(DiscoveryV1Api)
+        .listNamespacedEndpointSlice({ namespace: 'demo' });
+      expect(slices.items.length).to.equal(2);
+      const save = await cli(['lab', 'exec', runId, 'node-a', '--', 'iptables-save', '-t', 'nat']);
+      expect(save.out).to.match(/^-A KUBE-SVC-\S+ .*demo\/web:http -> 10\.0\.2\.60:8080/m);
+    } finally {
+      const down = await cli(['lab', 'down', runId]);
+      expect(down.code, down.out).to.equal(0);
+      expect(down.out).to.match(/and its control plane/);
+    }
+    await access(kubeconfig).then(
+      () => expect.fail(`${kubeconfig} left behind`),
+      () => undefined,
+    );
+    const { readKubeState } = await import('./state.js');
+    expect(await readKubeState(runId)).to.equal(undefined);
+  });
+
+  it('lab clean stops the control plane of a run whose process died, and removes its directory', async () => {
+    // A run's process starts a control plane and dies (SIGKILL: nothing of it runs its teardown).
+    const script = `
+      const { ControlPlane } = await import(${JSON.stringify(`${repo}dist/lib/kube/control-plane.js`)});
+      const { KubeEnvironment } = await import(${JSON.stringify(`${repo}dist/lib/kube/environment.js`)});
+      const b = await new KubeEnvironment({ slots: 1 }).binaries();
+      const cp = await ControlPlane.start({ slots: 1, binaries: b, version: b.version });
+      console.log('ready ' + cp.id + ' ' + cp.dir + ' ' + cp.components().map((c) => c.pid).join(','));
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /^ready .*$/m.exec(out);
+        if (m) resolve(m[0]);
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    const [, id, dir, pids] = line.split(' ') as [string, string, string, string];
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(pids.split(',').map(Number).filter(alive)).to.have.length.above(0);
+    const { cleanControlPlanes } = await import('./state.js');
+    const report = await cleanControlPlanes();
+    expect(report.removed).to.include(id);
+    expect(pids.split(',').map(Number).filter(alive)).to.deep.equal([]);
+    await access(dir).then(
+      () => expect.fail(`${dir} left behind`),
+      () => undefined,
+    );
+  });
+});
