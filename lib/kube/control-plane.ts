@@ -175,22 +175,25 @@ export class ControlPlane {
         '--unsafe-no-fsync=true',
         '--log-level=warn',
       ]);
-      await waitFor(
-        async () => {
-          const r = await httpGet(`http://${ep.etcdClient}/health`);
-          return r.status === 200 && /"health":"true"/.test(r.body)
-            ? done(true)
-            : notYet(`${r.status} ${r.body}`);
-        },
-        { what: 'etcd to be healthy', components: [etcd], timeoutMs },
-      );
-      log(`control plane: etcd ready in ${Math.round(performance.now() - t0)} ms`);
-
       const tls = {
         ca: await readFile(pki.caCert),
         cert: await readFile(pki.client.admin.cert),
         key: await readFile(pki.client.admin.key),
       };
+      // Everything starts at once; each waits for what it needs (the apiserver retries etcd).
+      const etcdReady = (async () => {
+        await waitFor(
+          async () => {
+            const r = await httpGet(`http://${ep.etcdClient}/health`);
+            return r.status === 200 && /"health":"true"/.test(r.body)
+              ? done(true)
+              : notYet(`${r.status} ${r.body}`);
+          },
+          { what: 'etcd to be healthy', components: [etcd], timeoutMs },
+        );
+        log(`control plane: etcd ready in ${Math.round(performance.now() - t0)} ms`);
+      })();
+      etcdReady.catch(() => undefined); // awaited below; a slot's failure may come first
       const slots = await Promise.all(
         Array.from({ length: opts.slots }, async (_, i) => {
           const { host, port } = ep.apiserver(i);
@@ -216,6 +219,37 @@ export class ControlPlane {
             '--profiling=false',
             '--v=1',
           ]);
+          // The controller-manager gives up if the apiserver is not healthy within 10 s of its start:
+          // it starts once the apiserver serves (its process start then overlaps the apiserver's last steps).
+          await waitFor(
+            async () => {
+              const r = await httpGet(`${url}/livez`, tls);
+              return done(r.status);
+            },
+            {
+              what: `kube-apiserver of slot ${i} to serve (${url})`,
+              components: [etcd, apiserver],
+              timeoutMs,
+            },
+          );
+          const kubeconfig = (user: PkiUser, server = url): Promise<string> =>
+            renderKubeconfig(pki, { server, user, cluster: `returnpath-${id}-slot${i}` });
+          const kcmConfig = join(dir, `kube-controller-manager.slot${i}.kubeconfig`);
+          await writeFile(kcmConfig, await kubeconfig('kube-controller-manager'), { mode: 0o600 });
+          const controllerManager = await launch(`kube-controller-manager.slot${i}`, [
+            opts.binaries.kubeControllerManager,
+            `--kubeconfig=${kcmConfig}`,
+            // Not the ServiceCIDR controller: its finalizer holds a deleted ServiceCIDR for 10 s, and
+            // without its Ready condition the apiserver's allocator takes a ServiceCIDR as ready.
+            '--controllers=endpointslice,serviceaccount',
+            '--use-service-account-credentials=true',
+            `--service-account-private-key-file=${pki.saKey}`,
+            `--root-ca-file=${pki.caCert}`,
+            '--leader-elect=false',
+            '--secure-port=0',
+            '--profiling=false',
+            '--v=1',
+          ]);
           await waitFor(
             async () => {
               const r = await httpGet(`${url}/readyz`, tls);
@@ -223,7 +257,7 @@ export class ControlPlane {
             },
             {
               what: `kube-apiserver of slot ${i} to be ready (${url}/readyz)`,
-              components: [etcd, apiserver],
+              components: [etcd, apiserver, controllerManager],
               timeoutMs,
             },
           );
@@ -245,24 +279,6 @@ export class ControlPlane {
               }),
             { what: `the apiserver relay of slot ${i} (${socket})`, components: [relay], timeoutMs },
           );
-          const kubeconfig = (user: PkiUser, server = url): Promise<string> =>
-            renderKubeconfig(pki, { server, user, cluster: `returnpath-${id}-slot${i}` });
-          const kcmConfig = join(dir, `kube-controller-manager.slot${i}.kubeconfig`);
-          await writeFile(kcmConfig, await kubeconfig('kube-controller-manager'), { mode: 0o600 });
-          const controllerManager = await launch(`kube-controller-manager.slot${i}`, [
-            opts.binaries.kubeControllerManager,
-            `--kubeconfig=${kcmConfig}`,
-            // Not the ServiceCIDR controller: its finalizer holds a deleted ServiceCIDR for 10 s, and
-            // without its Ready condition the apiserver's allocator takes a ServiceCIDR as ready.
-            '--controllers=endpointslice,serviceaccount',
-            '--use-service-account-credentials=true',
-            `--service-account-private-key-file=${pki.saKey}`,
-            `--root-ca-file=${pki.caCert}`,
-            '--leader-elect=false',
-            '--secure-port=0',
-            '--profiling=false',
-            '--v=1',
-          ]);
           const slot: ControlPlaneSlot = {
             index: i,
             url,
@@ -294,6 +310,7 @@ export class ControlPlane {
           return slot;
         }),
       );
+      await etcdReady;
       const cp = new ControlPlane(dir, pki, opts.version, etcd, state, ep, started);
       cp.slots.push(...slots);
       return cp;
