@@ -189,7 +189,7 @@ export class ControlPlane {
               ? done(true)
               : notYet(`${r.status} ${r.body}`);
           },
-          { what: 'etcd to be healthy', components: [etcd], timeoutMs },
+          { what: 'etcd to be healthy', components: [etcd], timeoutMs, maxIntervalMs: 50 },
         );
         log(`control plane: etcd ready in ${Math.round(performance.now() - t0)} ms`);
       })();
@@ -230,6 +230,7 @@ export class ControlPlane {
               what: `kube-apiserver of slot ${i} to serve (${url})`,
               components: [etcd, apiserver],
               timeoutMs,
+              maxIntervalMs: 50,
             },
           );
           const kubeconfig = (user: PkiUser, server = url): Promise<string> =>
@@ -259,6 +260,7 @@ export class ControlPlane {
               what: `kube-apiserver of slot ${i} to be ready (${url}/readyz)`,
               components: [etcd, apiserver, controllerManager],
               timeoutMs,
+              maxIntervalMs: 50,
             },
           );
           const socket = join(dir, 'sockets', `apiserver-${i}.sock`);
@@ -277,7 +279,12 @@ export class ControlPlane {
                 });
                 c.once('error', (e) => resolve(notYet(e.message)));
               }),
-            { what: `the apiserver relay of slot ${i} (${socket})`, components: [relay], timeoutMs },
+            {
+              what: `the apiserver relay of slot ${i} (${socket})`,
+              components: [relay],
+              timeoutMs,
+              maxIntervalMs: 50,
+            },
           );
           const slot: ControlPlaneSlot = {
             index: i,
@@ -304,6 +311,7 @@ export class ControlPlane {
               what: `kube-controller-manager of slot ${i} to run its controllers`,
               components: slot.components(),
               timeoutMs,
+              maxIntervalMs: 50,
             },
           );
           log(`control plane: slot ${i} ready at ${url} in ${Math.round(performance.now() - t0)} ms`);
