@@ -1,5 +1,6 @@
 /** `npm run bench`: prints the figures the README quotes. Needs root; run on an otherwise idle machine. */
 import { labUnavailable } from '../lib/lab/environment.js';
+import { benchKube } from './kube.js';
 import { benchLab } from './lab.js';
 import { benchRun } from './run.js';
 import { benchTraffic } from './traffic.js';
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   Object.assign(rows, await benchLab(50, 10));
   Object.assign(rows, await benchTraffic());
   Object.assign(rows, await benchRun());
+  Object.assign(rows, await benchKube());
   const width = Math.max(...Object.keys(rows).map((k) => k.length));
   for (const [k, v] of Object.entries(rows)) console.log(`${k.padEnd(width)}  ${v}`);
 }

@@ -29,7 +29,9 @@ import type { CellResult, RunResults } from '../scenario/result.js';
 import { selectCells } from '../scenario/select.js';
 import { configureSession, Session, type SessionOptions } from '../scenario/session.js';
 import { SUITES, specFile } from '../../suites/catalog.js';
-import type { Args, CommandDecl } from './command.js';
+import { UsageError, type Args, type CommandDecl } from './command.js';
+import { KubeEnvironment } from '../kube/environment.js';
+import type { KubeProxyChoice } from '../kube-proxy/implementation.js';
 
 const SUITES_DIR = fileURLToPath(new URL('../../suites/', import.meta.url));
 
@@ -45,6 +47,8 @@ export interface RunOptions {
   baseline?: string;
   /** Swap how a cell runs (certification replays an image's sysctls). */
   session?: Pick<SessionOptions, 'run' | 'cellOptions'>;
+  /** Cells with Services run on this real Kubernetes (`--kube-proxy real`); closed by the caller. */
+  kube?: KubeEnvironment;
   /** Spec files to load for a suite; default suites/<id>.spec.js. */
   specFor?: (suite: SuiteSpec) => string;
   log?: (line: string) => void;
@@ -130,12 +134,14 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   const session = new Session({
     cells,
     concurrency: opts.concurrency,
+    ...(opts.kube && { kube: opts.kube }),
     cellOptions: () => ({
       saveTopology: async (cell) => {
         const file = join(topologies, `${cell.suite}.${cell.id}.yaml`);
         await writeFile(file, stringifyYaml(cell.topology));
         return file;
       },
+      ...(opts.kube && { kube: opts.kube }),
     }),
     ...opts.session,
     onResult: async (r) => {
@@ -326,6 +332,18 @@ export const runDecl: CommandDecl = {
       help: "the run directory's name (default: a timestamp); refused when it exists",
     },
     { name: 'force', help: "with --run-id: replace an earlier run's results of that id" },
+    {
+      name: 'kube-proxy',
+      value: 'IMPL',
+      choices: ['emulated', 'real'],
+      help: 'real: cells with Services run on a real control plane with the real kube-proxy (default: emulated)',
+    },
+    {
+      name: 'kube-proxy-mode',
+      value: 'MODE',
+      choices: ['iptables', 'nftables'],
+      help: "the real kube-proxy's mode (default: iptables, as EKS)",
+    },
   ],
   run: runCommand,
 };
@@ -345,15 +363,43 @@ export async function runCommand(a: Args): Promise<number> {
   const concurrency = a.int('concurrency', 1, 16) ?? Math.min(2, availableParallelism());
   const baseline = a.string('baseline');
   const runId = a.string('run-id');
-  const out = await runSuites({
-    suites: SUITES,
-    ...(suiteIds && { suiteIds }),
-    ...(grep !== undefined && { grep }),
-    concurrency,
-    resultsRoot: a.string('results') ?? 'test-results',
-    ...(runId && { runId }),
-    ...(a.flag('force') && { force: true }),
-    ...(baseline && { baseline }),
-  });
-  return out.exitCode;
+  const kubeProxy = kubeProxyChoice(a.string('kube-proxy'), a.string('kube-proxy-mode'));
+  const kube =
+    kubeProxy.implementation === 'real'
+      ? new KubeEnvironment({ slots: concurrency, mode: kubeProxy.mode, log: (l) => console.log(l) })
+      : undefined;
+  if (kube) await kube.binaries(); // exit 3 with the build command before anything runs
+  try {
+    const out = await runSuites({
+      suites: SUITES,
+      ...(suiteIds && { suiteIds }),
+      ...(grep !== undefined && { grep }),
+      concurrency,
+      resultsRoot: a.string('results') ?? 'test-results',
+      ...(runId && { runId }),
+      ...(a.flag('force') && { force: true }),
+      ...(baseline && { baseline }),
+      ...(kube && { kube }),
+    });
+    return out.exitCode;
+  } finally {
+    await kube?.close();
+  }
+}
+
+/** `--kube-proxy emulated|real` and `--kube-proxy-mode iptables|nftables` (the real one's mode). */
+export function kubeProxyChoice(
+  implementation: string | undefined,
+  mode: string | undefined,
+): KubeProxyChoice {
+  if (mode !== undefined && implementation !== 'real')
+    throw new UsageError(
+      'run',
+      `--kube-proxy-mode ${mode}`,
+      'applies to the real kube-proxy only: add --kube-proxy real',
+    );
+  return {
+    implementation: implementation === 'real' ? 'real' : 'emulated',
+    mode: mode === 'nftables' ? 'nftables' : 'iptables',
+  };
 }
