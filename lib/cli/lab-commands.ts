@@ -127,7 +127,7 @@ async function labUp(a: Args): Promise<number> {
         () => false,
       )
     )
-      throw new RunIdInUse(runId, `lab ${runId} is up (see returnpath lab list)`);
+      throw new RunIdInUse(runId, `lab ${runId} exists (see returnpath lab list)`);
   }
   // Ctrl-C while building: finish (or fail and tear down), then remove the lab; nothing is left.
   let interrupted = false;
@@ -135,7 +135,37 @@ async function labUp(a: Args): Promise<number> {
     interrupted = true;
     console.error('interrupted: removing the lab once it is built');
   };
+  // Installed until lab up returns: a Ctrl-C that lands just after the build still removes the lab.
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  try {
+    return await buildLab({ id, topology, runner, t0, kubernetes, mode, interrupted: () => interrupted });
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+}
+
+interface LabBuild {
+  id: string;
+  topology: Topology;
+  runner: CommandRunner;
+  /** When the command started (performance.now()), for the "up in N ms" line. */
+  t0: number;
+  kubernetes: boolean;
+  mode: ProxyMode | undefined;
+  /** Whether a Ctrl-C (or SIGTERM) came while building. */
+  interrupted: () => boolean;
+}
+
+/** Builds the lab of `lab up`; removes it again and returns 130 when interrupted meanwhile. */
+async function buildLab({
+  id,
+  topology,
+  runner,
+  t0,
+  kubernetes,
+  mode,
+  interrupted,
+}: LabBuild): Promise<number> {
   let kube: { controlPlane: ControlPlane; stage: KubernetesStage } | undefined;
   let lab: Lab;
   try {
@@ -150,10 +180,8 @@ async function labUp(a: Args): Promise<number> {
   } catch (e) {
     await kube?.controlPlane.stop();
     throw e;
-  } finally {
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
-  if (interrupted) {
+  if (interrupted()) {
     await lab.destroy();
     await kube?.controlPlane.stop();
     return 130;
