@@ -6,7 +6,7 @@ import { Lab, LabHandle } from '../lab/lab.js';
 import { RUN_ID } from '../lab/plan.js';
 import { listRunStates, processAlive } from '../lab/state.js';
 import { loadTopology } from '../model/topology.js';
-import { labContributors } from '../lab/contributors.js';
+import { labContributors, labStages } from '../lab/contributors.js';
 import { dumpLab } from './lab-dump.js';
 import { parseArgs, usage, type ParsedArgs } from './args.js';
 
@@ -51,6 +51,8 @@ async function labUp(a: ParsedArgs): Promise<number> {
     persistent: true,
     runner,
     contributors: labContributors(),
+    stages: labStages(topology),
+    log: (l) => console.log(`  ${l}`),
   });
   const ms = Math.round(performance.now() - t0);
   console.log(`run ${lab.runId}: ${topology.name} up in ${ms} ms (${runner.commandsRun} commands)`);

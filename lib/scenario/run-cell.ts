@@ -8,10 +8,12 @@ import pRetry from 'p-retry';
 import type { CommandRunner } from '../exec/command.js';
 import { measure, type HostDelta } from '../evidence/probe.js';
 import { LabAgents } from '../lab/agents.js';
-import { labContributors } from '../lab/contributors.js';
+import { labContributors, labStages } from '../lab/contributors.js';
 import { Lab } from '../lab/lab.js';
 import type { PlanContributor } from '../lab/build-plan.js';
-import { validateTopology, type Topology } from '../model/topology.js';
+import { realCni, validateTopology, type Topology } from '../model/topology.js';
+import { describeCni } from '../cni/index.js';
+import { realCniNotes } from '../cni/real/notes.js';
 import { NlbControl } from '../nlb/control.js';
 import type { Attempt } from '../traffic/protocol.js';
 import { decide, judge, tally, type Verdict } from '../verdict/index.js';
@@ -36,7 +38,7 @@ import {
 } from './checks.js';
 import { resolveFlow, sourceAddresses, type ResolvedFlow } from './flow.js';
 import { runChaos } from './run-chaos.js';
-import type { CellResult, CheckResult } from './result.js';
+import type { CellResult, CheckResult, EvidenceFinding, Implementation } from './result.js';
 
 export interface RunCellOptions {
   runner?: CommandRunner;
@@ -51,6 +53,8 @@ export interface RunCellOptions {
   saveTopology?: (cell: CellSpec) => Promise<string>;
   /** Called with the live lab after the probe, before teardown (tests, `--keep` style inspection). */
   inspect?: (lab: Lab) => Promise<void>;
+  /** Flags the `returnpath run` reproduce line needs besides suite and grep (e.g. `--cni real`). */
+  runFlags?: string;
 }
 
 const DEADLINE_MS = 250;
@@ -114,6 +118,7 @@ function checksOf(
 function base(
   cell: CellSpec,
   startedAt: Date,
+  runFlags = '',
 ): Omit<CellResult, 'status' | 'reason' | 'checks' | 'durationMs'> {
   return {
     suite: cell.suite,
@@ -131,12 +136,19 @@ function base(
     rates: {},
     sourcesSeen: {},
     evidence: [],
-    reproduce: [`returnpath run --suite ${cell.suite} --grep '${escapeRegExp(cell.id)}:'`],
+    reproduce: [
+      `returnpath run --suite ${cell.suite} --grep '${escapeRegExp(cell.id)}:'${runFlags ? ` ${runFlags}` : ''}`,
+    ],
     startedAt: startedAt.toISOString(),
   };
 }
 
 /** Start a server on every endpoint pod; TCP servers answer both tcp and http probes' connect phase. */
+/** Which implementation the cell's nodes ran with (for results and baseline comparisons). */
+export function implementationOf(topology: Topology): Implementation {
+  return { cni: [...new Set(topology.nodes.map((n) => describeCni(n.cni)))].join('; ') };
+}
+
 async function startServers(agents: LabAgents, cell: CellSpec, flow: ResolvedFlow): Promise<void> {
   const kind = cell.flow.kind ?? 'tcp';
   await Promise.all(
@@ -149,18 +161,20 @@ async function startServers(agents: LabAgents, cell: CellSpec, flow: ResolvedFlo
 export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promise<CellResult> {
   const startedAt = new Date();
   const t0 = performance.now();
-  const result = base(cell, startedAt);
+  const result = base(cell, startedAt, opts.runFlags);
   result.reproduce.push(...(opts.reproduce ?? []));
   let lab: Lab | undefined;
   try {
     const topology = validateTopology(cell.topology, `${cell.suite}/${cell.id} topology`);
     const flow = resolveFlow(topology, cell.flow);
     result.flow = flow.label;
+    result.implementation = implementationOf(topology);
     let agents: LabAgents | undefined;
     lab = await pRetry(
       () =>
         Lab.up(topology, {
           contributors: opts.contributors ?? labContributors(),
+          stages: labStages(topology),
           ...(opts.runner && { runner: opts.runner }),
           beforeProcesses: async (l) => {
             agents = new LabAgents(l);
@@ -173,6 +187,9 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
     if (opts.saveTopology)
       result.reproduce.push(`returnpath lab up ${await opts.saveTopology(cell)} --run-id ${lab.runId}`);
     const hosts = lab.hosts.map((h) => lab!.host(h.id));
+    const notes: EvidenceFinding[] = topology.nodes.some((n) => realCni(n.cni))
+      ? (await realCniNotes(lab, topology)).map((n) => ({ kind: 'note', ...n }))
+      : [];
     const done = (
       checks: CheckResult[],
       outcomes: string[],
@@ -189,7 +206,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
         attempts: t.total,
         counts: { ...t.counts },
         rates: rateSummaries(t),
-        evidence: findingsOf(deltas),
+        evidence: [...notes, ...findingsOf(deltas)],
         ...extra,
         reproduce: [...result.reproduce, ...(extra.reproduce ?? [])],
         durationMs: Math.round(performance.now() - t0),
