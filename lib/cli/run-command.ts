@@ -21,6 +21,8 @@ import { selectCells } from '../scenario/select.js';
 import { configureSession, Session, type SessionOptions } from '../scenario/session.js';
 import { SUITES, specFile } from '../../suites/catalog.js';
 import { intFlag, parseArgs, stringFlag } from './args.js';
+import { applyCniChoice, cniChoice } from './cni-flags.js';
+import type { CniChoice } from '../scenario/implementation.js';
 
 const SUITES_DIR = fileURLToPath(new URL('../../suites/', import.meta.url));
 
@@ -36,6 +38,10 @@ export interface RunOptions {
   session?: Pick<SessionOptions, 'run' | 'cellOptions'>;
   /** Spec files to load for a suite; default suites/<id>.spec.js. */
   specFor?: (suite: SuiteSpec) => string;
+  /** `--cni real` / `--cni-bin DIR`: VPC CNI cells run with the real plugin. */
+  cni?: CniChoice;
+  /** Flags to repeat in each cell's `returnpath run` reproduce line. */
+  runFlags?: string;
   log?: (line: string) => void;
 }
 
@@ -81,8 +87,13 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
     ...(opts.suiteIds && { suites: opts.suiteIds }),
     ...(opts.grep !== undefined && { grep: opts.grep }),
   });
-  const cells = selected.flatMap((s) => s.cells);
-  if (cells.length === 0) throw new EnvironmentError('no cell matches the selection');
+  if (selected.every((s) => s.cells.length === 0))
+    throw new EnvironmentError('no cell matches the selection');
+  const applied = await applyCniChoice(
+    selected.flatMap((s) => s.cells),
+    opts.cni,
+  );
+  const cells = applied.cells;
   const why = labUnavailable();
   if (why) throw new EnvironmentError(`the built-in lab cannot run here: ${why}`);
   const baseline = opts.baseline ? await loadResults(opts.baseline) : undefined;
@@ -109,6 +120,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
     `returnpath run ${runId}: ${cells.length} cells in ${selected.length} suites, ${opts.concurrency} at a time`,
   );
   log(`results: ${dir}`);
+  if (applied.line) log(applied.line);
 
   const t0 = performance.now();
   let finished = 0;
@@ -118,6 +130,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
     cells,
     concurrency: opts.concurrency,
     cellOptions: () => ({
+      ...(opts.runFlags && { runFlags: opts.runFlags }),
       saveTopology: async (cell) => {
         const file = join(topologies, `${cell.suite}.${cell.id}.yaml`);
         await writeFile(file, stringifyYaml(cell.topology));
@@ -204,12 +217,15 @@ function listCells(selected: { suite: SuiteSpec; cells: CellSpec[] }[]): void {
 }
 
 export const RUN_USAGE = `usage: returnpath run [--suite ID[,ID]] [--grep REGEX] [--list] [--baseline OLD/results.json]
-                      [--concurrency N] [--results DIR] [--run-id ID]`;
+                      [--concurrency N] [--results DIR] [--run-id ID] [--cni emulated|real] [--cni-bin DIR]`;
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
   const a = parseArgs(
     argv,
-    { values: ['suite', 'grep', 'baseline', 'concurrency', 'results', 'run-id'], booleans: ['list'] },
+    {
+      values: ['suite', 'grep', 'baseline', 'concurrency', 'results', 'run-id', 'cni', 'cni-bin'],
+      booleans: ['list'],
+    },
     'run',
   );
   const suiteIds = stringFlag(a, 'suite')
@@ -223,6 +239,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     );
     return 0;
   }
+  const cni = await cniChoice(stringFlag(a, 'cni'), stringFlag(a, 'cni-bin'));
   const concurrency = intFlag(a, 'concurrency', 'run', 1, 16) ?? Math.min(2, availableParallelism());
   const baseline = stringFlag(a, 'baseline');
   const runId = stringFlag(a, 'run-id');
@@ -234,6 +251,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     resultsRoot: stringFlag(a, 'results') ?? 'test-results',
     ...(runId && { runId }),
     ...(baseline && { baseline }),
+    ...(cni && { cni, runFlags: cni.builds ? `--cni-bin ${Object.values(cni.builds)[0]}` : '--cni real' }),
   });
   return out.exitCode;
 }

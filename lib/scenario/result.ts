@@ -99,6 +99,13 @@ export interface CellResult {
   durationMs: number;
   /** For status `error`: what broke (infrastructure, not the probed outcome). */
   error?: string;
+  /** Which implementation of each component the cell ran with (absent in results before it existed). */
+  implementation?: Implementation;
+}
+
+export interface Implementation {
+  /** The nodes' CNI: `emulated vpc-cni`, `real vpc-cni v1.23.2`, several joined by `; `. */
+  cni: string;
 }
 
 export interface SuiteSummary {
