@@ -10,9 +10,13 @@ import {
   componentNamed,
   findBuilt,
 } from '../components/index.js';
-import { parseArgs, usage } from './args.js';
+import { buildFromSource, SOURCE_BUILDABLE } from '../components/source-build.js';
+import { parseArgs, stringFlag, usage } from './args.js';
 
 export const COMPONENTS_USAGE = `usage: returnpath components build [NAME ...] [--force]   build (or find cached) every component, or those named
+       returnpath components build NAME --source CHECKOUT --out DIR
+                                                        build ${SOURCE_BUILDABLE.join(' or ')} from your checkout into DIR
+                                                        (for returnpath run --cni-bin DIR)
        returnpath components list                       what is pinned, built and where
        returnpath components clean [--all]              remove what interrupted builds left (--all: the whole cache)
 components: ${COMPONENTS.map((c) => c.name).join(', ')}`;
@@ -45,7 +49,10 @@ export async function componentsCommand(argv: readonly string[]): Promise<number
 }
 
 async function build(argv: readonly string[]): Promise<number> {
-  const a = parseArgs(argv, { booleans: ['force'] }, 'components build');
+  const a = parseArgs(argv, { booleans: ['force'], values: ['source', 'out'] }, 'components build');
+  const source = stringFlag(a, 'source');
+  const out = stringFlag(a, 'out');
+  if (source !== undefined || out !== undefined) return buildSource(a.positionals, source, out);
   const selected = a.positionals.length ? a.positionals.map(componentNamed) : COMPONENTS;
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
@@ -78,6 +85,36 @@ async function build(argv: readonly string[]): Promise<number> {
   }
   console.log(`components ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return 0;
+}
+
+async function buildSource(names: string[], source?: string, out?: string): Promise<number> {
+  if (names.length !== 1 || source === undefined || out === undefined)
+    throw usage(
+      'components build',
+      [...names, source && `--source ${source}`, out && `--out ${out}`].filter(Boolean).join(' ') ||
+        '(missing)',
+      `--source CHECKOUT --out DIR build one component (${SOURCE_BUILDABLE.join(' or ')}) from your checkout`,
+    );
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    const r = await buildFromSource(names[0]!, source, out, {
+      log: (l) => console.log(`  ${l}`),
+      signal: abort.signal,
+    });
+    console.log(`${r.name} from ${source}: built in ${r.seconds.toFixed(1)} s -> ${r.dir}`);
+    console.log(`next: returnpath run --cni-bin ${out}`);
+    return 0;
+  } catch (e) {
+    if (abort.signal.aborted) {
+      console.error('components build: interrupted; nothing half-built was kept');
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
 }
 
 async function list(): Promise<number> {
