@@ -1,4 +1,6 @@
 /** Dispatches a node to its CNI: an emulated profile, or the namespaces a real CNI will wire. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isVpcCni, pinnedVpcCniVersion, type NodeCni } from '../model/topology.js';
 import { wireEniPolicyRouting } from './eni-policy-routing.js';
 import { wireVpcCni } from './vpc-cni.js';
@@ -12,9 +14,18 @@ export function describeCni(cni: NodeCni): string {
     return `plugin ${cni.conflist.name} (${cni.conflist.plugins.map((p) => p.type).join(' + ')})`;
   if (!isVpcCni(cni)) return `emulated ${cni.profile}`;
   if (cni.implementation === 'emulated') return `emulated ${cni.profile}`;
-  return cni.build
-    ? `real ${cni.profile} (build ${cni.build})`
-    : `real ${cni.profile} ${cni.version ?? pinnedVpcCniVersion(cni.profile)}`;
+  if (!cni.build) return `real ${cni.profile} ${cni.version ?? pinnedVpcCniVersion(cni.profile)}`;
+  return `real ${cni.profile} ${buildSource(cni.build) ?? 'own build'} (build ${cni.build})`;
+}
+
+/** `source DIR` from a user build's manifest (`components build --source`), when it has one. */
+function buildSource(dir: string): string | undefined {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { source?: unknown };
+    return typeof m.source === 'string' ? `source ${m.source}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function wireNode(ctx: NodeContext): void {

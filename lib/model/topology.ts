@@ -299,7 +299,8 @@ function resolve(spec: TopologySpec, report: Report, baseDir: string): Topology 
       baseDir,
       report,
     );
-    if (!cni) report(`${path}.cni`, undefined, 'no CNI profile: set nodes[].cni or defaults.cni');
+    if (!n.cni && !spec.defaults.cni)
+      report(`${path}.cni`, undefined, 'no CNI profile: set nodes[].cni or defaults.cni');
     const enis: Eni[] = [];
     n.enis.forEach((e, ei) => {
       const epath = `${path}.enis[${ei}]`;

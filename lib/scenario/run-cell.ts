@@ -14,6 +14,8 @@ import type { PlanContributor } from '../lab/build-plan.js';
 import { realCni, validateTopology, type Topology } from '../model/topology.js';
 import { describeCni } from '../cni/index.js';
 import { realCniNotes } from '../cni/real/notes.js';
+import { CniStageError } from '../cni/real/stage.js';
+import { EnvironmentError, ValidationError } from '../errors.js';
 import { NlbControl } from '../nlb/control.js';
 import type { Attempt } from '../traffic/protocol.js';
 import { decide, judge, tally, type Verdict } from '../verdict/index.js';
@@ -181,7 +183,17 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
             await startServers(agents, cell, flow);
           },
         }),
-      { retries: 2, minTimeout: 200 },
+      {
+        retries: 2,
+        minTimeout: 200,
+        // A real CNI that fails says why; bad input and a missing build do not heal either.
+        shouldRetry: ({ error }) =>
+          !(
+            error instanceof CniStageError ||
+            error instanceof ValidationError ||
+            error instanceof EnvironmentError
+          ),
+      },
     );
     await Promise.all(topology.loadBalancers.map((lb) => new NlbControl(lab!, lb.name).settled()));
     if (opts.saveTopology)

@@ -20,8 +20,6 @@ export const VPC_CNI_BUILD_FILES = [
 export interface VpcCniBuild {
   profile: VpcCniSpec['profile'];
   dir: string;
-  /** `vpc-cni v1.23.2`, or `vpc-cni source /src/amazon-vpc-cni-k8s (build /tmp/head)`. */
-  label: string;
   /** The pinned version, or what the build's manifest says. */
   version: string;
   /** The user's build directory, when it is one. */
@@ -43,7 +41,6 @@ export async function resolveVpcCniBuild(cni: VpcCniSpec, path: string): Promise
     return {
       profile: cni.profile,
       dir: b.dir,
-      label: `${cni.profile} ${version}`,
       version,
       file: (f) => b.path(f),
     };
@@ -83,7 +80,6 @@ export async function resolveVpcCniBuild(cni: VpcCniSpec, path: string): Promise
   return {
     profile: cni.profile,
     dir,
-    label: `${cni.profile} ${manifest?.source ? `source ${manifest.source}` : version} (build ${dir})`,
     version,
     userBuild: dir,
     file: (f) => join(dir, f),

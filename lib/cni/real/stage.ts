@@ -38,6 +38,7 @@ import {
 import type { Conflist } from '../../model/conflist.js';
 import { CniError, CniRuntime, PluginNotFoundError, type RuntimeConf } from '../protocol/index.js';
 import { describeCni } from '../index.js';
+import { eniTable } from '../vpc-cni.js';
 import { resolveVpcCniBuild, type VpcCniBuild } from './build.js';
 import type { StandinConfig, StandinNode } from './ipamd.js';
 
@@ -71,6 +72,27 @@ export function realCniStage(topology: Topology): LabStage | undefined {
   if (nodes.length === 0) return undefined;
   const labels = [...new Set(nodes.map((n) => describeCni(n.cni)))];
   return { name: labels.join(', '), setUp: (lab) => setUp(lab, topology, nodes) };
+}
+
+/**
+ * The CNI runtime and conflist the stage uses for a node of a lab that is up, and the runtime
+ * parameters it gives a pod (tests call the plugin directly with it, e.g. for a pod ipamd does
+ * not know).
+ */
+export async function realCniNode(
+  lab: Lab,
+  topology: Topology,
+  nodeName: string,
+): Promise<{ runtime: CniRuntime; conflist: Conflist; label: string; podConf: (pod: Pod) => RuntimeConf }> {
+  const node = topology.nodes.find((n) => n.name === nodeName && realCni(n.cni));
+  if (!node) throw new Error(`no real-CNI node ${nodeName}`);
+  const r = await prepareNode(lab, topology, node, join(runDir(lab.runId), 'cni'));
+  return {
+    runtime: r.runtime,
+    conflist: r.conflist,
+    label: r.label,
+    podConf: (pod) => podRuntimeConf(lab, pod),
+  };
 }
 
 /**
@@ -125,29 +147,51 @@ async function setUp(lab: Lab, topology: Topology, nodes: Node[]): Promise<void>
   const real = await Promise.all(nodes.map((node) => prepareNode(lab, topology, node, base)));
   const vpcNodes = real.filter((r) => r.vpc);
 
-  // Node-level setup first: the route tables the real code picks are what the stand-in hands out.
-  const tables = new Map<string, Map<number, number>>();
-  await Promise.all(vpcNodes.map(async (r) => tables.set(r.node.name, await setUpVpcNode(lab, topology, r))));
-  for (const r of real.filter((x) => x.cni.profile === 'plugin')) await checkPlugins(r);
-
-  // One stand-in per rpc.proto (a lab normally runs one VPC CNI build).
+  // Node setup, the ipamd stand-in and the forwarders come up side by side. The stand-in hands out
+  // the route table of each pod's ENI as ipamd computes it on network card 0 (device + 1, main for
+  // device 0); the node helper reports what the real GetRouteTableNumberForENI chose, checked below.
+  const expected = new Map(vpcNodes.map((r) => [r.node.name, expectedTables(r.node)]));
   const byProto = new Map<string, RealNode[]>();
   for (const r of vpcNodes) {
     const proto = r.vpc!.build.file('rpc/rpc.proto');
     byProto.set(proto, [...(byProto.get(proto) ?? []), r]);
   }
-  let i = 0;
-  for (const [proto, group] of byProto)
-    await startStandin(lab, base, `ipamd-${i++}`, {
-      proto,
-      nodes: group.map((r) => standinNode(topology, r, tables.get(r.node.name)!)),
-    });
-  await Promise.all(
-    vpcNodes.filter((r) => r.vpc!.build.profile === 'vpc-cni-legacy').map((r) => startForwarder(lab, r)),
-  );
+  await allOrFirstError([
+    ...vpcNodes.map(async (r) =>
+      checkTables(r, await setUpVpcNode(lab, topology, r), expected.get(r.node.name)!),
+    ),
+    ...real.filter((x) => x.cni.profile === 'plugin').map((r) => checkPlugins(r)),
+    ...[...byProto].map(([proto, group], i) =>
+      startStandin(lab, base, `ipamd-${i}`, {
+        proto,
+        nodes: group.map((r) => standinNode(topology, r, expected.get(r.node.name)!)),
+      }),
+    ),
+    ...vpcNodes.filter((r) => r.vpc!.build.profile === 'vpc-cni-legacy').map((r) => startForwarder(lab, r)),
+  ]);
 
   const pods = real.flatMap((r) => r.pods.map((pod) => ({ r, pod })));
   await firstFailure(pods, ADD_CONCURRENCY, ({ r, pod }) => addPod(lab, r, pod));
+}
+
+/** Waits for every step (each registers its own teardown), then throws the first failure. */
+async function allOrFirstError(steps: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(steps)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Route table per ENI device as ipamd computes it on network card 0 (CalculateRouteTableId). */
+function expectedTables(node: Node): Map<number, number> {
+  return new Map(node.enis.map((e) => [e.index, e.index === 0 ? 254 : eniTable(e.index)]));
+}
+
+function checkTables(r: RealNode, got: Map<number, number>, want: Map<number, number>): void {
+  for (const [device, table] of got)
+    if (want.get(device) !== table)
+      throw new CniStageError(
+        `node ${r.node.name}: ${r.label} set ENI device ${device} up with route table ${table}, ` +
+          `but ipamd would hand pods table ${want.get(device)}`,
+      );
 }
 
 /**
@@ -265,7 +309,7 @@ async function prepareNode(lab: Lab, topology: Topology, node: Node, base: strin
     dir,
     runtime,
     conflist,
-    label: `real ${build.label}`,
+    label,
     vpc: { spec, build },
   };
 }
