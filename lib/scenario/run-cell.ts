@@ -199,7 +199,9 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
     if (opts.saveTopology)
       result.reproduce.push(`returnpath lab up ${await opts.saveTopology(cell)} --run-id ${lab.runId}`);
     const hosts = lab.hosts.map((h) => lab!.host(h.id));
-    const notes: EvidenceFinding[] = topology.nodes.some((n) => realCni(n.cni))
+    const realNodes = new Set(topology.nodes.filter((n) => realCni(n.cni)).map((n) => `node/${n.name}`));
+    const evidenceOpts = { rules: true, nft: (h: string) => realNodes.has(h) };
+    const notes: EvidenceFinding[] = realNodes.size
       ? (await realCniNotes(lab, topology)).map((n) => ({ kind: 'note', ...n }))
       : [];
     const done = (
@@ -226,7 +228,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
     };
     if (cell.chaos) {
       const chaos = cell.chaos;
-      const m = await measure(hosts, () => runChaos(lab!, agents!, chaos, flow), { rules: true });
+      const m = await measure(hosts, () => runChaos(lab!, agents!, chaos, flow), evidenceOpts);
       await opts.inspect?.(lab);
       const checks = [
         outcomeCheck(judge(cell.expect.outcome, tally(m.result.outcomes))),
@@ -238,7 +240,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
         timeline: m.result.timeline,
       });
     }
-    const m = await measure(hosts, () => probeFlow(agents!, cell, flow), { rules: true });
+    const m = await measure(hosts, () => probeFlow(agents!, cell, flow), evidenceOpts);
     await opts.inspect?.(lab);
     const checks = checksOf(cell, topology, flow, m.result, m.deltas);
     return done(
