@@ -16,8 +16,10 @@ const HELP = `returnpath: chaos and conformance for the return paths of load-bal
 
 usage:
   returnpath run [--suite ID[,ID]] [--grep RE] [--list] [--baseline OLD/results.json] [--concurrency N]
+                 [--cni emulated|real] [--cni-bin DIR]
                                         run the conformance suites on the built-in lab; results in
-                                        test-results/RUN-ID/ (results.json, junit.xml, report.html)
+                                        test-results/RUN-ID/ (results.json, junit.xml, report.html);
+                                        --cni real: VPC CNI cells with the real plugin (--cni-bin: yours)
   returnpath collect [--out FILE]       (on a node, as root) snapshot its network settings for certify
   returnpath certify SNAPSHOT [--cni vpc-cni|vpc-cni-legacy] [--profile all|nlb-ip-targets|
                      nlb-instance-targets|in-cluster-clients]
@@ -26,6 +28,8 @@ usage:
   returnpath components build [NAME ...] [--force] | list | clean [--all]
                                         build the real components (Kubernetes, etcd, the AWS VPC CNI)
                                         from the Go module proxy into the per-user cache, once
+  returnpath components build vpc-cni --source CHECKOUT --out DIR
+                                        build the VPC CNI from your checkout (for run --cni-bin DIR)
   returnpath validate FILE              check a topology spec
   returnpath lab up FILE [--run-id ID]  build the topology in network namespaces and leave it up
   returnpath lab exec RUN HOST -- CMD   run a command inside a host of a lab

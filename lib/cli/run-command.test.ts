@@ -38,6 +38,12 @@ describe('returnpath run (arguments)', () => {
       [['--suite', 'nope'], /is not a suite; suites: baseline, eni-rp-filter/],
       [['--grep', '('], /not a valid regular expression/],
       [['--colour'], /unknown option/],
+      [['--cni', 'fake'], /--cni fake.*allowed: emulated \(the default\), real/],
+      [
+        ['--cni-bin', '/nonexistent'],
+        /--cni-bin \/nonexistent.*holds no VPC CNI build \(missing bin\/aws-cni/,
+      ],
+      [['--cni', 'emulated', '--cni-bin', '/x'], /runs a real build: drop --cni emulated/],
     ] as const) {
       let err: unknown;
       try {

@@ -194,6 +194,11 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
     const lines = renderChanges(cmp.changes);
     for (const l of lines.length ? lines : ['no cell changed verdict or rate']) log(`  ${l}`);
     log(`${cmp.regressions} regression(s), ${cmp.improvements} improvement(s)`);
+    const impl = [...new Set(cmp.implementationChanges.map((c) => c.detail))];
+    if (impl.length > 0)
+      log(
+        `${cmp.implementationChanges.length} cell(s) ran with another implementation than in the baseline: ${impl.join('; ')}`,
+      );
     exitCode = cmp.regressions > 0 ? 1 : 0;
   }
   return { results, dir, exitCode };
