@@ -171,7 +171,25 @@ async function setUp(lab: Lab, topology: Topology, nodes: Node[]): Promise<void>
   ]);
 
   const pods = real.flatMap((r) => r.pods.map((pod) => ({ r, pod })));
-  await firstFailure(pods, ADD_CONCURRENCY, ({ r, pod }) => addPod(lab, r, pod));
+  // Every pod whose ADD started gets DEL when the lab comes down (as a container runtime cleans up
+  // a sandbox whose setup failed half-way), latest first, several at a time.
+  const started: { r: RealNode; pod: Pod }[] = [];
+  lab.defer(`CNI DEL of the pods of ${real.map((r) => `node ${r.node.name}`).join(', ')}`, async () => {
+    const errors: Error[] = [];
+    await firstFailure([...started].reverse(), ADD_CONCURRENCY, async ({ r, pod }) => {
+      try {
+        await r.runtime.delNetworkList(r.conflist, podRuntimeConf(lab, pod));
+      } catch (e) {
+        errors.push(await podError(r, pod, 'DEL', e));
+      }
+    });
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, errors.map((e) => e.message).join('\n'));
+  });
+  await firstFailure(pods, ADD_CONCURRENCY, async ({ r, pod }) => {
+    started.push({ r, pod });
+    await addPod(lab, r, pod);
+  });
 }
 
 /** Waits for every step (each registers its own teardown), then throws the first failure. */
@@ -490,14 +508,6 @@ async function checkPlugins(r: RealNode): Promise<void> {
 
 async function addPod(lab: Lab, r: RealNode, pod: Pod): Promise<void> {
   const rt = podRuntimeConf(lab, pod);
-  // As a container runtime does, a pod whose ADD failed half-way gets DEL too.
-  lab.defer(`CNI DEL of pod ${pod.name} on node ${r.node.name}`, async () => {
-    try {
-      await r.runtime.delNetworkList(r.conflist, rt);
-    } catch (e) {
-      throw await podError(r, pod, 'DEL', e);
-    }
-  });
   let result: unknown;
   try {
     result = await r.runtime.addNetworkList(r.conflist, rt);
