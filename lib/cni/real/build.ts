@@ -47,7 +47,9 @@ export async function resolveVpcCniBuild(cni: VpcCniSpec, path: string): Promise
   }
   const dir = cni.build;
   const missing: string[] = [];
-  for (const f of VPC_CNI_BUILD_FILES)
+  // The current generation's conflist chains egress-cni after aws-cni (EKS's 10-aws.conflist).
+  const needed = cni.profile === 'vpc-cni' ? [...VPC_CNI_BUILD_FILES, 'bin/egress-cni'] : VPC_CNI_BUILD_FILES;
+  for (const f of needed)
     if (
       !(await access(join(dir, f)).then(
         () => true,
