@@ -16,16 +16,16 @@ import {
   type CniChoice,
   type VpcProfile,
 } from '../scenario/implementation.js';
-import { usage } from './args.js';
+import { UsageError } from './command.js';
 
 export async function cniChoice(
   cni: string | undefined,
   cniBin: string | undefined,
 ): Promise<CniChoice | undefined> {
   if (cni !== undefined && cni !== 'emulated' && cni !== 'real')
-    throw usage('run', `--cni ${cni}`, 'allowed: emulated (the default), real');
+    throw new UsageError('run', `--cni ${cni}`, 'allowed: emulated (the default), real');
   if (cniBin === undefined) return cni === 'real' ? { implementation: 'real' } : undefined;
-  if (cni === 'emulated') throw usage('run', '--cni-bin', 'runs a real build: drop --cni emulated');
+  if (cni === 'emulated') throw new UsageError('run', '--cni-bin', 'runs a real build: drop --cni emulated');
   const dir = resolve(cniBin);
   const missing: string[] = [];
   for (const f of VPC_CNI_BUILD_FILES)
@@ -37,7 +37,7 @@ export async function cniChoice(
     )
       missing.push(f);
   if (missing.length > 0)
-    throw usage(
+    throw new UsageError(
       'run',
       `--cni-bin ${cniBin}`,
       `holds no VPC CNI build (missing ${missing.join(', ')}); make one with ` +

@@ -11,49 +11,51 @@ import {
   findBuilt,
 } from '../components/index.js';
 import { buildFromSource, SOURCE_BUILDABLE } from '../components/source-build.js';
-import { parseArgs, stringFlag, usage } from './args.js';
+import { UsageError, type Args, type CommandGroup } from './command.js';
 
-export const COMPONENTS_USAGE = `usage: returnpath components build [NAME ...] [--force]   build (or find cached) every component, or those named
-       returnpath components build NAME --source CHECKOUT --out DIR
-                                                        build ${SOURCE_BUILDABLE.join(' or ')} from your checkout into DIR
-                                                        (for returnpath run --cni-bin DIR)
-       returnpath components list                       what is pinned, built and where
-       returnpath components clean [--all]              remove what interrupted builds left (--all: the whole cache)
-components: ${COMPONENTS.map((c) => c.name).join(', ')}`;
+export const componentsGroup: CommandGroup = {
+  name: 'components',
+  summary: 'the real components (Kubernetes, etcd, the AWS VPC CNI, CNI plugins), built once',
+  commands: [
+    {
+      name: 'components build',
+      summary:
+        'build every component (or those named) from the Go module proxy into the per-user cache; cached ones are found at once',
+      positionals: [
+        {
+          name: 'NAME',
+          help: `a component: ${COMPONENTS.map((c) => c.name).join(', ')} (default: all)`,
+          optional: true,
+          variadic: true,
+        },
+      ],
+      options: [
+        { name: 'force', help: 'rebuild even when cached' },
+        {
+          name: 'source',
+          value: 'CHECKOUT',
+          help: `build ${SOURCE_BUILDABLE.join(' or ')} from your checkout of its module instead (with --out)`,
+        },
+        { name: 'out', value: 'DIR', help: 'where a --source build goes (for returnpath run --cni-bin DIR)' },
+      ],
+      run: build,
+    },
+    { name: 'components list', summary: 'what is pinned, what is built and where', run: list },
+    {
+      name: 'components clean',
+      summary: 'remove what interrupted builds left (--all: the whole component cache)',
+      options: [{ name: 'all', help: 'remove every built component too' }],
+      run: clean,
+    },
+  ],
+};
 
-export async function componentsCommand(argv: readonly string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'build':
-      return build(rest);
-    case 'list':
-      parseArgs(rest, {}, 'components list');
-      if (rest.length > 0) throw usage('components list', rest.join(' '), 'takes no arguments');
-      return list();
-    case 'clean': {
-      const a = parseArgs(rest, { booleans: ['all'] }, 'components clean');
-      if (a.positionals.length > 0)
-        throw usage('components clean', a.positionals.join(' '), 'takes no positional arguments');
-      const r = await cleanComponents({ all: a.flags.has('all') });
-      for (const p of r.removed) console.log(`removed ${p}`);
-      console.log(r.removed.length ? `${r.removed.length} removed` : 'nothing to clean');
-      return 0;
-    }
-    case '-h':
-    case '--help':
-      console.log(COMPONENTS_USAGE);
-      return 0;
-    default:
-      throw usage('components', sub ?? '(missing)', `expected build, list or clean\n${COMPONENTS_USAGE}`);
-  }
-}
-
-async function build(argv: readonly string[]): Promise<number> {
-  const a = parseArgs(argv, { booleans: ['force'], values: ['source', 'out'] }, 'components build');
-  const source = stringFlag(a, 'source');
-  const out = stringFlag(a, 'out');
-  if (source !== undefined || out !== undefined) return buildSource(a.positionals, source, out);
-  const selected = a.positionals.length ? a.positionals.map(componentNamed) : COMPONENTS;
+async function build(a: Args): Promise<number> {
+  const names = a.variadic('NAME');
+  const source = a.string('source');
+  const out = a.string('out');
+  if (source !== undefined || out !== undefined) return buildSource(names, source, out);
+  const selected = names.length ? names.map(componentNamed) : COMPONENTS;
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -63,7 +65,7 @@ async function build(argv: readonly string[]): Promise<number> {
     for (const c of selected) {
       const r = await buildComponent(c, {
         log: (l) => console.log(`  ${l}`),
-        force: a.flags.has('force'),
+        force: a.flag('force'),
         signal: abort.signal,
       });
       const how =
@@ -87,9 +89,10 @@ async function build(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+/** `components build vpc-cni --source CHECKOUT --out DIR`: one component from the user's checkout. */
 async function buildSource(names: string[], source?: string, out?: string): Promise<number> {
   if (names.length !== 1 || source === undefined || out === undefined)
-    throw usage(
+    throw new UsageError(
       'components build',
       [...names, source && `--source ${source}`, out && `--out ${out}`].filter(Boolean).join(' ') ||
         '(missing)',
@@ -128,5 +131,12 @@ async function list(): Promise<number> {
     console.log(`${c.name.padEnd(16)} ${(await c.version()).padEnd(18)} ${state}${b ? `  ${b.dir}` : ''}`);
     console.log(`${''.padEnd(16)} ${c.description}`);
   }
+  return 0;
+}
+
+async function clean(a: Args): Promise<number> {
+  const r = await cleanComponents({ all: a.flag('all') });
+  for (const p of r.removed) console.log(`removed ${p}`);
+  console.log(r.removed.length ? `${r.removed.length} removed` : 'nothing to clean');
   return 0;
 }

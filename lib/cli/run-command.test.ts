@@ -1,6 +1,13 @@
 import { expect } from 'chai';
 import { ValidationError } from '../errors.js';
-import { runCommand } from './run-command.js';
+import { parseCommandLine } from './command.js';
+import { runDecl } from './run-command.js';
+
+async function runCommand(argv: readonly string[]): Promise<number> {
+  const p = parseCommandLine(runDecl, argv);
+  if (p.help) throw new Error('help');
+  return runDecl.run(p.args);
+}
 
 async function captured(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
   const lines: string[] = [];
@@ -38,7 +45,7 @@ describe('returnpath run (arguments)', () => {
       [['--suite', 'nope'], /is not a suite; suites: baseline, eni-rp-filter/],
       [['--grep', '('], /not a valid regular expression/],
       [['--colour'], /unknown option/],
-      [['--cni', 'fake'], /--cni fake.*allowed: emulated \(the default\), real/],
+      [['--cni', 'fake'], /--cni fake.*is not allowed; allowed: emulated, real/],
       [
         ['--cni-bin', '/nonexistent'],
         /--cni-bin \/nonexistent.*holds no VPC CNI build \(missing bin\/aws-cni/,

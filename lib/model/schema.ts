@@ -37,13 +37,29 @@ export const NodeSysctls = z.strictObject({
   default: ConfSysctls.default({}),
   /** Per interface: eth0, eth1, ... */
   interfaces: z.record(ifName, ConfSysctls).default({}),
-  /** Other net.* keys applied verbatim (certification replays these). */
+  /**
+   * Other net.* keys applied verbatim (certification replays these). What the kernel itself refuses
+   * (a key this kernel lacks or does not keep per network namespace, a value out of range) is
+   * reported by `lab up` with the key (exit 2).
+   */
   other: z
     .record(
       z
         .string()
-        .regex(/^net\.(ipv4|netfilter|core)\.[a-z0-9_.]+$/, 'must be a net.ipv4/net.netfilter/net.core key'),
-      z.union([z.string(), z.number()]),
+        .regex(
+          /^net\.(ipv4|netfilter|core)(\.[a-z0-9_-]+)+$/,
+          'must be a net.ipv4/net.netfilter/net.core key: dot-separated lowercase names, no empty part',
+        ),
+      z.union([
+        z
+          .string()
+          .max(256)
+          .regex(
+            /^([A-Za-z0-9_.:,/+-]+([ \t]+[A-Za-z0-9_.:,/+-]+)*)?$/,
+            'must be a value as sysctl takes it: numbers or words separated by spaces, no newline or control character',
+          ),
+        z.number().int('must be an integer (sysctls take no fractions)').min(-2147483648).max(4294967295),
+      ]),
     )
     .default({}),
 });

@@ -3,12 +3,12 @@
  * normalized model every other layer uses: references resolved, defaults applied.
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { VERSIONS } from '../components/versions.js';
 import { parseConflist, type Conflist } from './conflist.js';
 import { ValidationError, type ValidationProblem } from '../errors.js';
+import { readTextInput } from '../files.js';
 import {
   cidrContains,
   cidrsOverlap,
@@ -17,6 +17,8 @@ import {
   nthAddress,
   broadcast,
   parseCidr,
+  specialAddress,
+  specialCidr,
   type Cidr,
 } from './ip.js';
 import { TopologySpec, type CniSpec, type NodeSysctls } from './schema.js';
@@ -189,8 +191,7 @@ export interface ValidateOptions {
 }
 
 export async function loadTopology(path: string): Promise<Topology> {
-  const text = await readFile(path, 'utf8');
-  return parseTopology(text, path, { baseDir: dirname(path) });
+  return parseTopology(await readTextInput(path, 'topology spec'), path, { baseDir: dirname(path) });
 }
 
 export function parseTopology(text: string, source = 'topology', opts: ValidateOptions = {}): Topology {
@@ -202,6 +203,14 @@ export function parseTopology(text: string, source = 'topology', opts: ValidateO
       { path: '', value: '(file)', message: `not YAML or JSON: ${(e as Error).message}` },
     ]);
   }
+  if (data === null || data === undefined)
+    throw new ValidationError(source, [
+      {
+        path: '',
+        value: '(file)',
+        message: 'is empty: no YAML or JSON document (only blank lines or comments); expected a Topology',
+      },
+    ]);
   return validateTopology(data, source, opts);
 }
 
@@ -226,6 +235,16 @@ type Report = (path: string, value: unknown, message: string) => void;
 /** Cross-reference checks and normalization. Reports every problem it finds. */
 function resolve(spec: TopologySpec, report: Report, baseDir: string): Topology {
   const vpcCidrs = spec.vpc.cidrs.map(parseCidr);
+  const special = (ip: string, path: string): boolean => {
+    const why = specialAddress(ip);
+    if (why) report(path, ip, `is ${why}; use an address a host can have`);
+    return why !== undefined;
+  };
+  vpcCidrs.forEach((c, i) => {
+    const why = specialCidr(c);
+    if (why)
+      report(`vpc.cidrs[${i}]`, c.text, `overlaps ${why}; a VPC uses private or public unicast ranges`);
+  });
   vpcCidrs.forEach((a, i) =>
     vpcCidrs.slice(i + 1).forEach((b, j) => {
       if (cidrsOverlap(a, b))
@@ -348,7 +367,8 @@ function resolve(spec: TopologySpec, report: Report, baseDir: string): Topology 
           );
         else if (inVpc(e.publicAddress))
           report(`${epath}.publicAddress`, e.publicAddress, 'is inside the VPC; a public address is not');
-        else claim(e.publicAddress, `node ${n.name} ${e.name} (public)`, `${epath}.publicAddress`);
+        else if (!special(e.publicAddress, `${epath}.publicAddress`))
+          claim(e.publicAddress, `node ${n.name} ${e.name} (public)`, `${epath}.publicAddress`);
       }
       enis.push({
         node: n.name,
@@ -395,6 +415,7 @@ function resolve(spec: TopologySpec, report: Report, baseDir: string): Topology 
       );
       return;
     }
+    if (special(p.address, `${path}.address`)) return;
     const home = subnets.find((s) => cidrContains(s.cidr, p.address));
     if (home && home !== eni.subnet)
       report(
@@ -410,6 +431,7 @@ function resolve(spec: TopologySpec, report: Report, baseDir: string): Topology 
 
   uniqueNames(spec.internet.clients, 'internet.clients', report);
   const internetClients = spec.internet.clients.map((c, ci) => {
+    if (special(c.address, `internet.clients[${ci}].address`)) return { name: c.name, address: c.address };
     if (inVpc(c.address))
       report(
         `internet.clients[${ci}].address`,
@@ -422,6 +444,13 @@ function resolve(spec: TopologySpec, report: Report, baseDir: string): Topology 
 
   const clusterCIDR = parseCidr(spec.cluster.clusterCIDR ?? vpcCidrs[0]!.text);
   const serviceCIDR = parseCidr(spec.cluster.serviceCIDR);
+  const serviceSpecial = specialCidr(serviceCIDR);
+  if (serviceSpecial)
+    report(
+      'cluster.serviceCIDR',
+      serviceCIDR.text,
+      `overlaps ${serviceSpecial}; Service IPs must be routable`,
+    );
   vpcCidrs.forEach((v) => {
     if (cidrsOverlap(v, serviceCIDR))
       report('cluster.serviceCIDR', serviceCIDR.text, `overlaps VPC CIDR ${v.text}; Service IPs are virtual`);

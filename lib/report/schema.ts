@@ -6,6 +6,7 @@
  * optional fields still loads as a baseline.
  */
 import { z } from 'zod';
+import { ProvenanceSchema } from '../model/provenance.js';
 import { parseJsonText, validateWith } from '../model/zod-problems.js';
 import type {
   CellResult,
@@ -135,6 +136,9 @@ const RunObject = z.object({
     .enum(['running', 'complete', 'interrupted'])
     .describe('`running` while cells are still being written; `interrupted` when the run stopped early.'),
   host: z.object({ kernel: z.string(), node: z.string(), platform: z.string() }),
+  returnpath: ProvenanceSchema.optional().describe(
+    'The returnpath that made the run; absent in results written before it was recorded.',
+  ),
   selection: z.object({ suites: z.array(z.string()), grep: z.string().optional() }),
   suites: z.array(SuiteSummarySchema),
   cells: z.array(CellResultSchema),

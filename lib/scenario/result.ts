@@ -124,6 +124,8 @@ export interface RunResults {
   /** `running` while cells are still being written; `interrupted` when the run stopped early. */
   state: 'running' | 'complete' | 'interrupted';
   host: { kernel: string; node: string; platform: string };
+  /** The returnpath that made the run (absent in results of versions before 0.1.0's provenance). */
+  returnpath?: { version: string; commit: string | null; dirty: boolean };
   selection: { suites: string[]; grep?: string };
   suites: SuiteSummary[];
   cells: CellResult[];

@@ -186,7 +186,8 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
       {
         retries: 2,
         minTimeout: 200,
-        // A real CNI that fails says why; bad input and a missing build do not heal either.
+        // Bad input (a sysctl the kernel refuses), a real CNI that fails (it says why) and a
+        // missing build do not get better with a retry.
         shouldRetry: ({ error }) =>
           !(
             error instanceof CniStageError ||

@@ -5,7 +5,7 @@
  * prints something that is not JSON, or runs past the timeout, becomes a CniError that keeps what
  * the plugin said: its error code, msg and details, and the end of its stderr.
  */
-import { spawn } from 'node:child_process';
+import { spawnOwnGroup } from '../../exec/children.js';
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -110,7 +110,9 @@ export function invokePlugin(
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const [file, ...rest] = argv;
-    const child = spawn(file!, rest, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group, as every process returnpath starts: a Ctrl-C at the terminal lets the
+    // call finish (the run decides what a signal does).
+    const child = spawnOwnGroup(file!, rest, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -118,8 +120,8 @@ export function invokePlugin(
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.stdout?.on('data', (d: Buffer) => out.push(d));
+    child.stderr?.on('data', (d: Buffer) => err.push(d));
     const fail = (body: CniErrorBody | undefined, stderr: string, code: number | null, why: string): void =>
       reject(
         new CniError(
@@ -177,8 +179,8 @@ export function invokePlugin(
         );
       resolve(parsed);
     });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(JSON.stringify(conf));
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(JSON.stringify(conf));
   });
 }
 

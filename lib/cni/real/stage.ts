@@ -19,6 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { release } from '../../exec/children.js';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { netnsPrefix } from '../../exec/netns.js';
@@ -445,8 +446,9 @@ async function startProcess(
   what: string,
   log: string,
 ): Promise<void> {
-  const persistent = lab.state.pid === 0;
-  const child = lab.host(hostId).spawn(argv, { detached: persistent });
+  // A lab `lab up` leaves up (building now, persistent once complete) keeps it until `lab down`.
+  const persistent = lab.state.phase === 'building' || lab.state.pid === 0;
+  const child = lab.host(hostId).spawn(argv);
   lab.defer(what, () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   });
@@ -454,6 +456,7 @@ async function startProcess(
   child.stdout?.on('data', (d: Buffer) => lines.push(d.toString()));
   await waitReady(child, readyPrefix, what);
   if (persistent) {
+    release(child);
     child.unref();
     child.stdout?.destroy();
     child.stderr?.destroy();
