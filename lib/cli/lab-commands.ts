@@ -4,10 +4,18 @@ import { EnvironmentError, ValidationError } from '../errors.js';
 import { labUnavailable } from '../lab/environment.js';
 import { CommandRunner } from '../exec/command.js';
 import { cleanLabs } from '../lab/clean.js';
-import { Lab, LabHandle } from '../lab/lab.js';
+import { Lab, LabHandle, newRunId } from '../lab/lab.js';
 import { RUN_ID } from '../lab/plan.js';
-import { listRunStates, runStatus } from '../lab/state.js';
-import { loadTopology } from '../model/topology.js';
+import { listRunStates, readRunState, RunIdInUse, runStatus } from '../lab/state.js';
+import { loadTopology, type Topology } from '../model/topology.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ProxyMode } from '../kube-proxy/config.js';
+import { ControlPlane } from '../kube/control-plane.js';
+import { KubeEnvironment } from '../kube/environment.js';
+import { controlPlaneProblems, KubernetesStage } from '../kube/stage.js';
+import { cleanControlPlanes, destroyKubeState, readKubeState } from '../kube/state.js';
+import { nlbContributor } from '../nlb/plan.js';
 import { labContributors, labStages } from '../lab/contributors.js';
 import { dumpLab } from './lab-dump.js';
 import { UsageError, type Args, type CommandGroup } from './command.js';
@@ -22,7 +30,19 @@ export const labGroup: CommandGroup = {
       name: 'lab up',
       summary: 'build the topology in network namespaces and leave it up; prints the run id',
       positionals: [{ name: 'FILE', help: 'a topology spec, YAML or JSON' }],
-      options: [{ name: 'run-id', value: 'ID', help: 'the run id (6 hex digits; default: a random one)' }],
+      options: [
+        { name: 'run-id', value: 'ID', help: 'the run id (6 hex digits; default: a random one)' },
+        {
+          name: 'kubernetes',
+          help: 'on a real control plane with the real kube-proxy in every node; prints a kubeconfig',
+        },
+        {
+          name: 'kube-proxy-mode',
+          value: 'MODE',
+          choices: ['iptables', 'nftables'],
+          help: "with --kubernetes: the real kube-proxy's mode (default: iptables, as EKS)",
+        },
+      ],
       run: labUp,
     },
     {
@@ -41,7 +61,8 @@ export const labGroup: CommandGroup = {
     },
     {
       name: 'lab down',
-      summary: 'remove a lab (refused while the process that owns or builds it runs, unless --force)',
+      summary:
+        'remove a lab and its control plane (refused while the process that owns or builds it runs, unless --force)',
       positionals: [RUN],
       options: [{ name: 'force', help: 'remove it even while its owner runs (that run then fails)' }],
       run: labDown,
@@ -84,10 +105,30 @@ async function labUp(a: Args): Promise<number> {
   const runId = a.string('run-id');
   if (runId !== undefined && !RUN_ID.test(runId))
     throw new UsageError('lab up', `--run-id ${runId}`, 'must be 6 hex digits');
+  const kubernetes = a.flag('kubernetes');
+  const mode = a.string('kube-proxy-mode') as ProxyMode | undefined;
+  if (mode !== undefined && !kubernetes)
+    throw new UsageError(
+      'lab up',
+      `--kube-proxy-mode ${mode}`,
+      'applies to the real kube-proxy: add --kubernetes',
+    );
   const topology = await loadTopology(file);
   requireLabHere();
   const t0 = performance.now();
   const runner = new CommandRunner();
+  const id = runId ?? newRunId();
+  // A running lab of that id keeps everything, its control plane included: refuse before starting one.
+  if (runId !== undefined) {
+    if (await readKubeState(runId)) throw new RunIdInUse(runId, 'a control plane of that lab runs');
+    if (
+      await readRunState(runId).then(
+        () => true,
+        () => false,
+      )
+    )
+      throw new RunIdInUse(runId, `lab ${runId} is up (see returnpath lab list)`);
+  }
   // Ctrl-C while building: finish (or fail and tear down), then remove the lab; nothing is left.
   let interrupted = false;
   const onSignal = (): void => {
@@ -95,24 +136,76 @@ async function labUp(a: Args): Promise<number> {
     console.error('interrupted: removing the lab once it is built');
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-  const lab = await Lab.up(topology, {
-    runId: runId as string | undefined,
-    persistent: true,
-    runner,
-    contributors: labContributors(),
-    stages: labStages(topology),
-  }).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
+  let kube: { controlPlane: ControlPlane; stage: KubernetesStage } | undefined;
+  let lab: Lab;
+  try {
+    kube = kubernetes ? await upKubernetes(id, topology, mode ?? 'iptables') : undefined;
+    lab = await Lab.up(topology, {
+      runId: id,
+      persistent: true,
+      runner,
+      contributors: kube && topology.services.length > 0 ? [nlbContributor] : labContributors(),
+      // The real CNI (if any) before real Kubernetes.
+      stages: [...labStages(topology), ...(kube ? [kube.stage] : [])],
+    });
+  } catch (e) {
+    await kube?.controlPlane.stop();
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
   if (interrupted) {
     await lab.destroy();
+    await kube?.controlPlane.stop();
     return 130;
   }
   const ms = Math.round(performance.now() - t0);
   console.log(`run ${lab.runId}: ${topology.name} up in ${ms} ms (${runner.commandsRun} commands)`);
   for (const h of lab.hosts) console.log(`  ${h.id.padEnd(28)} ${(h.address ?? '').padEnd(16)} ${h.netns}`);
+  if (kube) {
+    const kubeconfig = join(kube.controlPlane.dir, 'kubeconfig');
+    await writeFile(kubeconfig, await kube.controlPlane.slots[0]!.kubeconfig('admin'), { mode: 0o600 });
+    console.log(
+      `Kubernetes ${kube.controlPlane.version} at ${kube.controlPlane.slots[0]!.url}; real kube-proxy (${kube.stage.live?.mode} mode) in every node`,
+    );
+    console.log(`kubeconfig: ${kubeconfig}`);
+    console.log(`  KUBECONFIG=${kubeconfig} kubectl get nodes,pods,svc,endpointslices -A`);
+    console.log(`  returnpath lab exec ${lab.runId} ${topology.nodes[0]?.name ?? 'NODE'} -- iptables-save`);
+  }
   console.log(
     `next: returnpath lab exec ${lab.runId} HOST -- CMD | lab dump ${lab.runId} | lab down ${lab.runId}`,
   );
   return 0;
+}
+
+/** A control plane left up with the lab (`lab up --kubernetes`): detached, recorded under the run id. */
+async function upKubernetes(
+  runId: string,
+  topology: Topology,
+  mode: ProxyMode,
+): Promise<{ controlPlane: ControlPlane; stage: KubernetesStage }> {
+  const problems = controlPlaneProblems(topology);
+  if (problems.length)
+    throw new ValidationError(`topology ${topology.name} on a lab control plane`, problems);
+  const env = new KubeEnvironment({ slots: 1, mode });
+  const b = await env.binaries();
+  const controlPlane = await ControlPlane.start({
+    slots: 1,
+    binaries: b,
+    version: b.version,
+    persistentId: runId,
+    log: (l) => console.log(l),
+  });
+  const stage = new KubernetesStage({
+    slot: controlPlane.slots[0]!,
+    kubeProxyBinary: b.kubeProxy,
+    version: b.version,
+    mode,
+    baseDir: join(controlPlane.dir, 'cells'),
+    detached: true,
+    log: (l) => console.log(l),
+  });
+  return { controlPlane, stage };
 }
 
 async function labExec(a: Args): Promise<number> {
@@ -139,12 +232,23 @@ async function labDump(a: Args): Promise<number> {
 }
 
 async function labDown(a: Args): Promise<number> {
-  const handle = await LabHandle.attach(runIdArg(a));
+  const runId = runIdArg(a);
   requireLabHere();
-  const status = runStatus(handle.state);
-  if (status.kind === 'in-use' && !a.flag('force')) throw new LabInUse(handle.runId, status.why);
-  await handle.destroy();
-  console.log(`run ${handle.runId}: removed ${handle.hosts.length} namespaces`);
+  const kube = await readKubeState(runId);
+  const handle = await LabHandle.attach(runId).catch((e: unknown) => {
+    if (kube) return undefined;
+    throw e;
+  });
+  if (handle) {
+    const status = runStatus(handle.state);
+    if (status.kind === 'in-use' && !a.flag('force')) throw new LabInUse(handle.runId, status.why);
+  }
+  // kube-proxies go with the namespaces, then the control plane (controller-manager, apiserver, etcd).
+  await handle?.destroy();
+  if (kube) await destroyKubeState(kube);
+  console.log(
+    `run ${runId}: removed ${handle?.hosts.length ?? 0} namespaces${kube ? ` and its control plane (${kube.components.length} processes)` : ''}`,
+  );
   return 0;
 }
 
@@ -165,7 +269,11 @@ async function labList(): Promise<number> {
 async function labClean(a: Args): Promise<number> {
   requireLabHere();
   const r = await cleanLabs(new CommandRunner(), { all: a.flag('all') });
-  console.log(`removed ${r.removedRuns.length} run(s), ${r.removedNamespaces.length} namespace(s)`);
-  for (const k of r.keptRuns) console.log(`kept ${k.runId}: ${k.why}`);
+  const k = await cleanControlPlanes({ all: a.flag('all') });
+  console.log(
+    `removed ${r.removedRuns.length} run(s), ${r.removedNamespaces.length} namespace(s), ${k.removed.length} control plane(s)`,
+  );
+  for (const x of r.keptRuns) console.log(`kept ${x.runId}: ${x.why}`);
+  for (const x of k.kept) console.log(`kept control plane ${x.id}: ${x.why}`);
   return 0;
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { ValidationError } from '../errors.js';
 import { parseCommandLine } from './command.js';
-import { runDecl } from './run-command.js';
+import { kubeProxyChoice, runDecl } from './run-command.js';
 
 async function runCommand(argv: readonly string[]): Promise<number> {
   const p = parseCommandLine(runDecl, argv);
@@ -51,6 +51,12 @@ describe('returnpath run (arguments)', () => {
         /--cni-bin \/nonexistent.*holds no VPC CNI build \(missing bin\/aws-cni/,
       ],
       [['--cni', 'emulated', '--cni-bin', '/x'], /runs a real build: drop --cni emulated/],
+      [['--kube-proxy', 'ipvs'], /--kube-proxy ipvs: is not allowed; allowed: emulated, real/],
+      [
+        ['--kube-proxy', 'real', '--kube-proxy-mode', 'ipvs'],
+        /--kube-proxy-mode ipvs: is not allowed; allowed: iptables, nftables/,
+      ],
+      [['--kube-proxy-mode', 'nftables'], /applies to the real kube-proxy only: add --kube-proxy real/],
     ] as const) {
       let err: unknown;
       try {
@@ -61,5 +67,14 @@ describe('returnpath run (arguments)', () => {
       expect(err, argv.join(' ')).to.be.instanceOf(ValidationError);
       expect(String((err as Error).message) + JSON.stringify((err as ValidationError).problems)).to.match(re);
     }
+  });
+
+  it('--kube-proxy: the emulation by default; the real one in iptables mode unless asked', () => {
+    expect(kubeProxyChoice(undefined, undefined)).to.deep.equal({
+      implementation: 'emulated',
+      mode: 'iptables',
+    });
+    expect(kubeProxyChoice('real', undefined)).to.deep.equal({ implementation: 'real', mode: 'iptables' });
+    expect(kubeProxyChoice('real', 'nftables')).to.deep.equal({ implementation: 'real', mode: 'nftables' });
   });
 });

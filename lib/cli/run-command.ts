@@ -29,9 +29,11 @@ import type { CellResult, RunResults } from '../scenario/result.js';
 import { selectCells } from '../scenario/select.js';
 import { configureSession, Session, type SessionOptions } from '../scenario/session.js';
 import { SUITES, specFile } from '../../suites/catalog.js';
-import type { Args, CommandDecl } from './command.js';
+import { UsageError, type Args, type CommandDecl } from './command.js';
 import { applyCniChoice, cniChoice } from './cni-flags.js';
 import type { CniChoice } from '../scenario/implementation.js';
+import { KubeEnvironment } from '../kube/environment.js';
+import type { KubeProxyChoice } from '../kube-proxy/implementation.js';
 
 const SUITES_DIR = fileURLToPath(new URL('../../suites/', import.meta.url));
 
@@ -47,6 +49,8 @@ export interface RunOptions {
   baseline?: string;
   /** Swap how a cell runs (certification replays an image's sysctls). */
   session?: Pick<SessionOptions, 'run' | 'cellOptions'>;
+  /** Cells with Services run on this real Kubernetes (`--kube-proxy real`); closed by the caller. */
+  kube?: KubeEnvironment;
   /** Spec files to load for a suite; default suites/<id>.spec.js. */
   specFor?: (suite: SuiteSpec) => string;
   /** `--cni real` / `--cni-bin DIR`: VPC CNI cells run with the real plugin. */
@@ -141,6 +145,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   const session = new Session({
     cells,
     concurrency: opts.concurrency,
+    ...(opts.kube && { kube: opts.kube }),
     cellOptions: () => ({
       ...(opts.runFlags && { runFlags: opts.runFlags }),
       saveTopology: async (cell) => {
@@ -148,6 +153,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
         await writeFile(file, stringifyYaml(cell.topology));
         return file;
       },
+      ...(opts.kube && { kube: opts.kube }),
     }),
     ...opts.session,
     onResult: async (r) => {
@@ -354,6 +360,18 @@ export const runDecl: CommandDecl = {
       value: 'DIR',
       help: 'your own VPC CNI build (components build vpc-cni --source ... --out DIR); implies --cni real',
     },
+    {
+      name: 'kube-proxy',
+      value: 'IMPL',
+      choices: ['emulated', 'real'],
+      help: 'real: cells with Services run on a real control plane with the real kube-proxy (default: emulated)',
+    },
+    {
+      name: 'kube-proxy-mode',
+      value: 'MODE',
+      choices: ['iptables', 'nftables'],
+      help: "the real kube-proxy's mode (default: iptables, as EKS)",
+    },
   ],
   run: runCommand,
 };
@@ -374,16 +392,47 @@ export async function runCommand(a: Args): Promise<number> {
   const concurrency = a.int('concurrency', 1, 16) ?? Math.min(2, availableParallelism());
   const baseline = a.string('baseline');
   const runId = a.string('run-id');
-  const out = await runSuites({
-    suites: SUITES,
-    ...(suiteIds && { suiteIds }),
-    ...(grep !== undefined && { grep }),
-    concurrency,
-    resultsRoot: a.string('results') ?? 'test-results',
-    ...(runId && { runId }),
-    ...(a.flag('force') && { force: true }),
-    ...(baseline && { baseline }),
-    ...(cni && { cni, runFlags: cni.builds ? `--cni-bin ${Object.values(cni.builds)[0]}` : '--cni real' }),
-  });
-  return out.exitCode;
+  const kubeProxy = kubeProxyChoice(a.string('kube-proxy'), a.string('kube-proxy-mode'));
+  const kube =
+    kubeProxy.implementation === 'real'
+      ? new KubeEnvironment({ slots: concurrency, mode: kubeProxy.mode, log: (l) => console.log(l) })
+      : undefined;
+  if (kube) await kube.binaries(); // exit 3 with the build command before anything runs
+  try {
+    const out = await runSuites({
+      suites: SUITES,
+      ...(suiteIds && { suiteIds }),
+      ...(grep !== undefined && { grep }),
+      concurrency,
+      resultsRoot: a.string('results') ?? 'test-results',
+      ...(runId && { runId }),
+      ...(a.flag('force') && { force: true }),
+      ...(baseline && { baseline }),
+      ...(kube && { kube }),
+      ...(cni && {
+        cni,
+        runFlags: cni.builds ? `--cni-bin ${Object.values(cni.builds)[0]}` : '--cni real',
+      }),
+    });
+    return out.exitCode;
+  } finally {
+    await kube?.close();
+  }
+}
+
+/** `--kube-proxy emulated|real` and `--kube-proxy-mode iptables|nftables` (the real one's mode). */
+export function kubeProxyChoice(
+  implementation: string | undefined,
+  mode: string | undefined,
+): KubeProxyChoice {
+  if (mode !== undefined && implementation !== 'real')
+    throw new UsageError(
+      'run',
+      `--kube-proxy-mode ${mode}`,
+      'applies to the real kube-proxy only: add --kube-proxy real',
+    );
+  return {
+    implementation: implementation === 'real' ? 'real' : 'emulated',
+    mode: mode === 'nftables' ? 'nftables' : 'iptables',
+  };
 }

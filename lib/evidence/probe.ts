@@ -28,6 +28,12 @@ export interface ProbeOptions {
    * `table ip aws-cni`) are read with the rules: one more process on each of them.
    */
   nft?: (host: string) => boolean;
+  /**
+   * Hosts whose drops happen in an nftables table without per-rule counters (the real kube-proxy
+   * in nftables mode: `ip kube-proxy`), host id → table. Their unexplained inbound packets are
+   * attributed to that table (whereDropped).
+   */
+  nftablesDrops?: ReadonlyMap<string, string>;
 }
 
 export interface HostSnapshot {
@@ -48,6 +54,8 @@ export interface HostDelta {
   elapsedMs: number;
   /** Commands that took the evidence, runnable from the root namespace. */
   commands: (readonly string[])[];
+  /** The nftables table that drops without counters on this host (ProbeOptions.nftablesDrops). */
+  nftablesDropTable?: string;
 }
 
 export interface Measurement<T> {
@@ -113,7 +121,12 @@ export class EvidenceProbe {
     );
     return after.map(({ snap, conntrack }, i) => {
       const d = diffHost(before[i] as HostSnapshot, snap);
-      return conntrack ? { ...d, conntrackAfter: conntrack } : d;
+      const table = this.opts.nftablesDrops?.get(d.host);
+      return {
+        ...d,
+        ...(conntrack && { conntrackAfter: conntrack }),
+        ...(table && { nftablesDropTable: table }),
+      };
     });
   }
 }

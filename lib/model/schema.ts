@@ -250,6 +250,18 @@ export const LoadBalancerSpec = z.strictObject({
     .default({ mode: '5-tuple', seed: 1 }),
 });
 
+export const KubeProxySpec = z.strictObject({
+  /**
+   * kube-proxy's local-traffic detector. `none`: EKS's add-on (its configuration has no
+   * clusterCIDR, so kube-proxy uses its no-op detector); `clusterCIDR`: traffic from
+   * cluster.clusterCIDR is "local" (detectLocalMode ClusterCIDR). It decides two rules: the
+   * masquerade of off-cluster traffic to a ClusterIP, and the short-cut that sends pod traffic to
+   * a Local-policy Service's load balancer or node port to every endpoint.
+   */
+  detectLocal: z.enum(['none', 'clusterCIDR']).default('none'),
+});
+export type KubeProxySpec = z.infer<typeof KubeProxySpec>;
+
 export const TopologySpec = z.strictObject({
   apiVersion: z.literal('returnpath/v1'),
   kind: z.literal('Topology'),
@@ -267,11 +279,12 @@ export const TopologySpec = z.strictObject({
   }),
   cluster: z
     .strictObject({
-      /** kube-proxy --cluster-cidr; EKS uses the VPC CIDR. Defaults to the first VPC CIDR. */
+      /** The pod range: the VPC CIDR on EKS (pods take VPC addresses). Defaults to the first VPC CIDR. */
       clusterCIDR: cidr.optional(),
       serviceCIDR: cidr.default('172.20.0.0/16'),
+      kubeProxy: KubeProxySpec.default({ detectLocal: 'none' }),
     })
-    .default({ serviceCIDR: '172.20.0.0/16' }),
+    .default({ serviceCIDR: '172.20.0.0/16', kubeProxy: { detectLocal: 'none' } }),
   defaults: z.strictObject({ cni: CniSpec.optional() }).default({}),
   nodes: z.array(NodeSpec).min(1),
   pods: z.array(PodSpec).default([]),

@@ -226,4 +226,20 @@ describe('topology validation', () => {
     );
     expect(ok).to.deep.equal([]);
   });
+
+  it("takes kube-proxy's local-traffic detector from cluster.kubeProxy.detectLocal, none (EKS) by default", () => {
+    expect(validateTopology(baseSpec()).kubeProxy).to.deep.equal({ detectLocal: 'none' });
+    const s = { ...baseSpec(), cluster: { kubeProxy: { detectLocal: 'clusterCIDR' as const } } };
+    expect(validateTopology(s).kubeProxy).to.deep.equal({ detectLocal: 'clusterCIDR' });
+    expect(
+      problems(
+        (x) => ((x as Record<string, unknown>)['cluster'] = { kubeProxy: { detectLocal: 'nodeCIDR' } }),
+      ),
+    ).to.have.length(1);
+    expect(
+      problems(
+        (x) => ((x as Record<string, unknown>)['cluster'] = { kubeProxy: { detectLocal: 'nodeCIDR' } }),
+      )[0],
+    ).to.match(/^cluster\.kubeProxy\.detectLocal: .*none.*clusterCIDR/);
+  });
 });

@@ -21,7 +21,7 @@ import {
   specialCidr,
   type Cidr,
 } from './ip.js';
-import { TopologySpec, type CniSpec, type NodeSysctls } from './schema.js';
+import { TopologySpec, type CniSpec, type KubeProxySpec, type NodeSysctls } from './schema.js';
 import { renderValue, validateWith } from './zod-problems.js';
 export { renderPath } from './zod-problems.js';
 
@@ -178,6 +178,8 @@ export interface Topology {
   subnets: Subnet[];
   clusterCIDR: Cidr;
   serviceCIDR: Cidr;
+  /** kube-proxy settings shared by the emulated and the real kube-proxy. */
+  kubeProxy: KubeProxySpec;
   nodes: Node[];
   pods: Pod[];
   internetClients: InternetClient[];
@@ -476,6 +478,7 @@ function resolve(spec: TopologySpec, report: Report, baseDir: string): Topology 
     subnets,
     clusterCIDR,
     serviceCIDR,
+    kubeProxy: spec.cluster.kubeProxy,
     nodes,
     pods,
     internetClients,

@@ -117,6 +117,19 @@ export const CellResultSchema = z
       })
       .optional()
       .describe('Which implementation of each component the cell ran with; compare runs knowing it.'),
+    kubeProxy: z
+      .object({
+        implementation: z
+          .enum(['emulated', 'real'])
+          .describe(
+            "returnpath's rendering of kube-proxy's rules, or the real kube-proxy on a real control plane.",
+          ),
+        mode: z.enum(['iptables', 'nftables']),
+        version: z.string().optional().describe('k8s.io/kubernetes version of the real kube-proxy.'),
+        detectLocal: z.enum(['none', 'clusterCIDR']).describe("kube-proxy's local-traffic detector."),
+      })
+      .optional()
+      .describe('Cells whose topology has Services: which kube-proxy wrote their rules.'),
   })
   .describe('The result of one cell.');
 

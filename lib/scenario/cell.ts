@@ -56,7 +56,9 @@ export type EvidenceExpectation =
   /** The named host sent TCP resets (Tcp.OutRsts rose there). */
   | { kind: 'resets-from'; host: string }
   /** The named host dropped packets for this reason (rp_filter counter, source/dest check rule, ...). */
-  | { kind: 'drop'; host: string; reason: DropReason; eni?: string };
+  | { kind: 'drop'; host: string; reason: DropReason; eni?: string }
+  /** The named host dropped nothing for this reason (what separates two mechanisms). */
+  | { kind: 'no-drop'; host: string; reason: DropReason };
 
 export interface CellExpect {
   outcome: Expectation<Outcome>;
@@ -237,5 +239,6 @@ export function describeSource(s: SourceSeen): string {
 
 export function describeEvidenceExpectation(e: EvidenceExpectation): string {
   if (e.kind === 'resets-from') return `resets from ${e.host}`;
+  if (e.kind === 'no-drop') return `no ${e.reason} drop on ${e.host}`;
   return `${e.reason} drop on ${e.host}${e.eni ? ` (${e.eni})` : ''}`;
 }

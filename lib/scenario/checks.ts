@@ -58,19 +58,24 @@ export function evidenceCheck(deltas: readonly HostDelta[], e: EvidenceExpectati
       ? { name, status: 'pass', detail: found.map((r) => r.summary).join('; ') }
       : { name, status: 'fail', detail: `${e.host} sent no resets` };
   }
+  const eni = e.kind === 'drop' ? e.eni : undefined;
   const drops = whereDropped(deltas, { pinnedOnly: true }).filter(
     (f) =>
       hostMatches(f.host, e.host) &&
       f.reason === e.reason &&
-      (e.eni === undefined || f.detail.startsWith(`${e.eni}:`)),
+      (eni === undefined || f.detail.startsWith(`${eni}:`)),
   );
   const n = drops.reduce((s, f) => s + f.count, 0);
+  if (e.kind === 'no-drop')
+    return n === 0
+      ? { name, status: 'pass', detail: `no ${e.reason} drop counted on ${e.host}` }
+      : { name, status: 'fail', detail: drops.map((f) => f.summary).join('; ') };
   return n > 0
     ? { name, status: 'pass', detail: drops.map((f) => f.summary).join('; ') }
     : {
         name,
         status: 'fail',
-        detail: `no ${e.reason} drop counted on ${e.host}${e.eni ? ` (${e.eni})` : ''}`,
+        detail: `no ${e.reason} drop counted on ${e.host}${eni ? ` (${eni})` : ''}`,
       };
 }
 

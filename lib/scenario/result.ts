@@ -2,6 +2,9 @@
  * The result of one cell, as written to results.json (schemas/results.schema.json describes it).
  * Plain data: produced by the cell runner, consumed by the report writers and the baseline diff.
  */
+import type { KubeProxyRun } from '../kube-proxy/implementation.js';
+
+export type { KubeProxyRun };
 
 export type ConfigValue = string | number | boolean;
 
@@ -99,6 +102,8 @@ export interface CellResult {
   durationMs: number;
   /** For status `error`: what broke (infrastructure, not the probed outcome). */
   error?: string;
+  /** Cells whose topology has Services: which kube-proxy wrote their rules. */
+  kubeProxy?: KubeProxyRun;
   /** Which implementation of each component the cell ran with (absent in results before it existed). */
   implementation?: Implementation;
 }

@@ -17,6 +17,14 @@ import { realCniNotes } from '../cni/real/notes.js';
 import { CniStageError } from '../cni/real/stage.js';
 import { EnvironmentError, ValidationError } from '../errors.js';
 import { NlbControl } from '../nlb/control.js';
+import { nlbContributor } from '../nlb/plan.js';
+import { emulatedRun } from '../kube-proxy/implementation.js';
+import { ComponentDiedError, whileRunning } from '../kube/component-process.js';
+import type { KubeEnvironment, SlotLease } from '../kube/environment.js';
+import type { ProxyMode } from '../kube-proxy/config.js';
+import type { LabKube } from '../kube/lab-kube.js';
+import type { KubernetesStage } from '../kube/stage.js';
+import { WaitTimeoutError } from '../kube/wait.js';
 import type { Attempt } from '../traffic/protocol.js';
 import { decide, judge, tally, type Verdict } from '../verdict/index.js';
 import type { Outcome } from '../traffic/outcome.js';
@@ -54,7 +62,14 @@ export interface RunCellOptions {
    */
   saveTopology?: (cell: CellSpec) => Promise<string>;
   /** Called with the live lab after the probe, before teardown (tests, `--keep` style inspection). */
-  inspect?: (lab: Lab) => Promise<void>;
+  inspect?: (lab: Lab, kube?: LabKube) => Promise<void>;
+  /**
+   * Real Kubernetes: a cell whose topology has Services runs on a slot of this environment's
+   * control plane, with the real kube-proxy in every node (instead of the emulated rules).
+   */
+  kube?: KubeEnvironment;
+  /** The real kube-proxy's mode (default: the environment's). */
+  kubeProxyMode?: ProxyMode;
   /** Flags the `returnpath run` reproduce line needs besides suite and grep (e.g. `--cni real`). */
   runFlags?: string;
 }
@@ -166,39 +181,59 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
   const result = base(cell, startedAt, opts.runFlags);
   result.reproduce.push(...(opts.reproduce ?? []));
   let lab: Lab | undefined;
+  let lease: SlotLease | undefined;
+  let out: CellResult;
+  const failed = (e: unknown): CellResult => {
+    const message = e instanceof Error ? e.message : String(e);
+    return {
+      ...result,
+      status: 'error',
+      reason: message.split('\n')[0]!,
+      checks: [],
+      error: message,
+      durationMs: Math.round(performance.now() - t0),
+    };
+  };
   try {
     const topology = validateTopology(cell.topology, `${cell.suite}/${cell.id} topology`);
     const flow = resolveFlow(topology, cell.flow);
     result.flow = flow.label;
     result.implementation = implementationOf(topology);
+    const real = opts.kube !== undefined && topology.services.length > 0;
+    if (real) lease = await opts.kube!.lease();
+    if (topology.services.length > 0)
+      result.kubeProxy = real
+        ? opts.kube!.run(topology.kubeProxy.detectLocal, opts.kubeProxyMode)
+        : emulatedRun(topology.kubeProxy.detectLocal);
     let agents: LabAgents | undefined;
+    let stage: KubernetesStage | undefined;
     lab = await pRetry(
-      () =>
-        Lab.up(topology, {
-          contributors: opts.contributors ?? labContributors(),
-          stages: labStages(topology),
+      () => {
+        stage = lease?.stage(opts.kubeProxyMode);
+        return Lab.up(topology, {
+          contributors: opts.contributors ?? (real ? [nlbContributor] : labContributors()),
+          // The real CNI (if any) before real Kubernetes.
+          stages: [...labStages(topology), ...(stage ? [stage] : [])],
           ...(opts.runner && { runner: opts.runner }),
           beforeProcesses: async (l) => {
             agents = new LabAgents(l);
             await startServers(agents, cell, flow);
           },
-        }),
-      {
-        retries: 2,
-        minTimeout: 200,
-        // Bad input (a sysctl the kernel refuses), a real CNI that fails (it says why) and a
-        // missing build do not get better with a retry.
-        shouldRetry: ({ error }) =>
-          !(
-            error instanceof CniStageError ||
-            error instanceof ValidationError ||
-            error instanceof EnvironmentError
-          ),
+        });
       },
+      // A dead component, a condition never met, bad input or a failing real CNI (it says why) are
+      // not worth a retry.
+      { retries: 2, minTimeout: 200, shouldRetry: ({ error }) => !notRetried(error) },
     );
-    await Promise.all(topology.loadBalancers.map((lb) => new NlbControl(lab!, lb.name).settled()));
+    const kube = stage?.live;
+    // Everything below fails at once (with the component's last log lines) if a real component dies.
+    const guarded = <T>(work: Promise<T>): Promise<T> =>
+      kube ? whileRunning(work, kube.components()) : work;
+    await guarded(Promise.all(topology.loadBalancers.map((lb) => new NlbControl(lab!, lb.name).settled())));
     if (opts.saveTopology)
-      result.reproduce.push(`returnpath lab up ${await opts.saveTopology(cell)} --run-id ${lab.runId}`);
+      result.reproduce.push(
+        `returnpath lab up ${await opts.saveTopology(cell)} --run-id ${lab.runId}${kube ? ` --kubernetes${kube.mode === 'nftables' ? ' --kube-proxy-mode nftables' : ''}` : ''}`,
+      );
     const hosts = lab.hosts.map((h) => lab!.host(h.id));
     const realNodes = new Set(topology.nodes.filter((n) => realCni(n.cni)).map((n) => `node/${n.name}`));
     const evidenceOpts = { rules: true, nft: (h: string) => realNodes.has(h) };
@@ -229,38 +264,72 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
     };
     if (cell.chaos) {
       const chaos = cell.chaos;
-      const m = await measure(hosts, () => runChaos(lab!, agents!, chaos, flow), evidenceOpts);
-      await opts.inspect?.(lab);
+      const m = await guarded(
+        measure(hosts, () => runChaos(lab!, agents!, chaos, flow, kube), {
+          ...evidenceOpts,
+          ...nftDrops(lab, kube),
+        }),
+      );
+      await opts.inspect?.(lab, kube);
       const checks = [
         outcomeCheck(judge(cell.expect.outcome, tally(m.result.outcomes))),
         ...m.result.checks,
         ...(cell.expect.evidence ?? []).map((e) => evidenceCheck(m.deltas, e)),
       ];
-      return done(checks, m.result.outcomes, m.deltas, {
+      out = done(checks, m.result.outcomes, m.deltas, {
         reproduce: m.result.reproduce,
         timeline: m.result.timeline,
       });
+    } else {
+      const m = await guarded(
+        measure(hosts, () => probeFlow(agents!, cell, flow), { ...evidenceOpts, ...nftDrops(lab, kube) }),
+      );
+      await opts.inspect?.(lab, kube);
+      const checks = checksOf(cell, topology, flow, m.result, m.deltas);
+      out = done(
+        checks,
+        m.result.attempts.map((a) => a.outcome),
+        m.deltas,
+        { sourcesSeen: sourcesSeen(m.result.attempts), reproduce: [m.result.reproduce] },
+      );
     }
-    const m = await measure(hosts, () => probeFlow(agents!, cell, flow), evidenceOpts);
-    await opts.inspect?.(lab);
-    const checks = checksOf(cell, topology, flow, m.result, m.deltas);
-    return done(
-      checks,
-      m.result.attempts.map((a) => a.outcome),
-      m.deltas,
-      { sourcesSeen: sourcesSeen(m.result.attempts), reproduce: [m.result.reproduce] },
-    );
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    return {
-      ...result,
-      status: 'error',
-      reason: message.split('\n')[0]!,
-      checks: [],
-      error: message,
-      durationMs: Math.round(performance.now() - t0),
-    };
-  } finally {
-    await lab?.down();
+    out = failed(e);
   }
+  // Teardown: the lab (kube-proxies, the cell's Kubernetes objects, namespaces), then the slot.
+  try {
+    await lab?.down();
+  } catch (e) {
+    const message = `teardown: ${e instanceof Error ? e.message : String(e)}`;
+    out =
+      out.status === 'error'
+        ? { ...out, error: `${out.error}\n${message}` }
+        : { ...failed(new Error(message)), ...pick(out) };
+  } finally {
+    lease?.release();
+  }
+  return out;
+}
+
+/** The real kube-proxy in nftables mode drops in `ip kube-proxy`, whose rules count nothing. */
+function nftDrops(lab: Lab, kube: LabKube | undefined): { nftablesDrops?: Map<string, string> } {
+  if (kube?.mode !== 'nftables') return {};
+  return {
+    nftablesDrops: new Map(lab.hosts.filter((h) => h.kind === 'node').map((h) => [h.id, 'ip kube-proxy'])),
+  };
+}
+
+/** What a finished measurement keeps when its teardown fails afterwards. */
+function pick(r: CellResult): Partial<CellResult> {
+  return { attempts: r.attempts, counts: r.counts, rates: r.rates, checks: r.checks, evidence: r.evidence };
+}
+
+function notRetried(e: unknown): boolean {
+  return (
+    e instanceof ComponentDiedError ||
+    e instanceof WaitTimeoutError ||
+    e instanceof CniStageError ||
+    e instanceof ValidationError ||
+    e instanceof EnvironmentError
+  );
 }

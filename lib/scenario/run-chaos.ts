@@ -8,6 +8,7 @@ import { labChaosContext } from '../chaos/fault.js';
 import { runTimeline } from '../chaos/timeline.js';
 import type { LabAgents } from '../lab/agents.js';
 import type { Lab } from '../lab/lab.js';
+import type { LabKube } from '../kube/lab-kube.js';
 import type { ChaosSpec } from './cell.js';
 import { timelineChecks } from './chaos-checks.js';
 import type { ResolvedFlow } from './flow.js';
@@ -25,8 +26,9 @@ export async function runChaos(
   agents: LabAgents,
   chaos: ChaosSpec,
   flow: ResolvedFlow,
+  kube?: LabKube,
 ): Promise<ChaosRun> {
-  const ctx = labChaosContext(lab, { agents });
+  const ctx = labChaosContext(lab, { agents, ...(kube && { kube }) });
   const faults = chaos.faults.map((f) => ({ atMs: f.atMs, durationMs: f.durationMs, fault: f.fault() }));
   const touched = [...new Set(faults.flatMap((f) => f.fault.hosts(ctx)))];
   const execs = touched.map((h) => lab.host(h));
