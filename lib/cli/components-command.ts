@@ -10,7 +10,8 @@ import {
   componentNamed,
   findBuilt,
 } from '../components/index.js';
-import type { Args, CommandGroup } from './command.js';
+import { buildFromSource, SOURCE_BUILDABLE } from '../components/source-build.js';
+import { UsageError, type Args, type CommandGroup } from './command.js';
 
 export const componentsGroup: CommandGroup = {
   name: 'components',
@@ -28,7 +29,15 @@ export const componentsGroup: CommandGroup = {
           variadic: true,
         },
       ],
-      options: [{ name: 'force', help: 'rebuild even when cached' }],
+      options: [
+        { name: 'force', help: 'rebuild even when cached' },
+        {
+          name: 'source',
+          value: 'CHECKOUT',
+          help: `build ${SOURCE_BUILDABLE.join(' or ')} from your checkout of its module instead (with --out)`,
+        },
+        { name: 'out', value: 'DIR', help: 'where a --source build goes (for returnpath run --cni-bin DIR)' },
+      ],
       run: build,
     },
     { name: 'components list', summary: 'what is pinned, what is built and where', run: list },
@@ -43,6 +52,9 @@ export const componentsGroup: CommandGroup = {
 
 async function build(a: Args): Promise<number> {
   const names = a.variadic('NAME');
+  const source = a.string('source');
+  const out = a.string('out');
+  if (source !== undefined || out !== undefined) return buildSource(names, source, out);
   const selected = names.length ? names.map(componentNamed) : COMPONENTS;
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
@@ -75,6 +87,37 @@ async function build(a: Args): Promise<number> {
   }
   console.log(`components ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return 0;
+}
+
+/** `components build vpc-cni --source CHECKOUT --out DIR`: one component from the user's checkout. */
+async function buildSource(names: string[], source?: string, out?: string): Promise<number> {
+  if (names.length !== 1 || source === undefined || out === undefined)
+    throw new UsageError(
+      'components build',
+      [...names, source && `--source ${source}`, out && `--out ${out}`].filter(Boolean).join(' ') ||
+        '(missing)',
+      `--source CHECKOUT --out DIR build one component (${SOURCE_BUILDABLE.join(' or ')}) from your checkout`,
+    );
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    const r = await buildFromSource(names[0]!, source, out, {
+      log: (l) => console.log(`  ${l}`),
+      signal: abort.signal,
+    });
+    console.log(`${r.name} from ${source}: built in ${r.seconds.toFixed(1)} s -> ${r.dir}`);
+    console.log(`next: returnpath run --cni-bin ${out}`);
+    return 0;
+  } catch (e) {
+    if (abort.signal.aborted) {
+      console.error('components build: interrupted; nothing half-built was kept');
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
 }
 
 async function list(): Promise<number> {

@@ -16,7 +16,7 @@ import { KubeEnvironment } from '../kube/environment.js';
 import { controlPlaneProblems, KubernetesStage } from '../kube/stage.js';
 import { cleanControlPlanes, destroyKubeState, readKubeState } from '../kube/state.js';
 import { nlbContributor } from '../nlb/plan.js';
-import { labContributors } from '../lab/contributors.js';
+import { labContributors, labStages } from '../lab/contributors.js';
 import { dumpLab } from './lab-dump.js';
 import { UsageError, type Args, type CommandGroup } from './command.js';
 
@@ -175,7 +175,8 @@ async function buildLab({
       persistent: true,
       runner,
       contributors: kube && topology.services.length > 0 ? [nlbContributor] : labContributors(),
-      ...(kube && { stages: [kube.stage] }),
+      // The real CNI (if any) before real Kubernetes.
+      stages: [...labStages(topology), ...(kube ? [kube.stage] : [])],
     });
   } catch (e) {
     await kube?.controlPlane.stop();

@@ -45,6 +45,12 @@ describe('returnpath run (arguments)', () => {
       [['--suite', 'nope'], /is not a suite; suites: baseline, eni-rp-filter/],
       [['--grep', '('], /not a valid regular expression/],
       [['--colour'], /unknown option/],
+      [['--cni', 'fake'], /--cni fake.*is not allowed; allowed: emulated, real/],
+      [
+        ['--cni-bin', '/nonexistent'],
+        /--cni-bin \/nonexistent.*holds no VPC CNI build \(missing bin\/aws-cni/,
+      ],
+      [['--cni', 'emulated', '--cni-bin', '/x'], /runs a real build: drop --cni emulated/],
       [['--kube-proxy', 'ipvs'], /--kube-proxy ipvs: is not allowed; allowed: emulated, real/],
       [
         ['--kube-proxy', 'real', '--kube-proxy-mode', 'ipvs'],

@@ -30,6 +30,8 @@ import { selectCells } from '../scenario/select.js';
 import { configureSession, Session, type SessionOptions } from '../scenario/session.js';
 import { SUITES, specFile } from '../../suites/catalog.js';
 import { UsageError, type Args, type CommandDecl } from './command.js';
+import { applyCniChoice, cniChoice } from './cni-flags.js';
+import type { CniChoice } from '../scenario/implementation.js';
 import { KubeEnvironment } from '../kube/environment.js';
 import type { KubeProxyChoice } from '../kube-proxy/implementation.js';
 
@@ -51,6 +53,10 @@ export interface RunOptions {
   kube?: KubeEnvironment;
   /** Spec files to load for a suite; default suites/<id>.spec.js. */
   specFor?: (suite: SuiteSpec) => string;
+  /** `--cni real` / `--cni-bin DIR`: VPC CNI cells run with the real plugin. */
+  cni?: CniChoice;
+  /** Flags to repeat in each cell's `returnpath run` reproduce line. */
+  runFlags?: string;
   log?: (line: string) => void;
 }
 
@@ -93,13 +99,17 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
     ...(opts.suiteIds && { suites: opts.suiteIds }),
     ...(opts.grep !== undefined && { grep: opts.grep }),
   });
-  const cells = selected.flatMap((s) => s.cells);
-  if (cells.length === 0) throw noCellMatches(opts.suiteIds, opts.grep);
+  if (selected.every((s) => s.cells.length === 0)) throw noCellMatches(opts.suiteIds, opts.grep);
   if (opts.runId !== undefined) checkRunId(opts.runId);
   const baseline = opts.baseline ? await loadResults(opts.baseline) : undefined;
   if (baseline)
     for (const w of provenanceWarnings(baseline, provenanceRecord(), release())) log(`warning: ${w}`);
   if (opts.runId !== undefined && !opts.force) await refuseUsedRunId(opts.resultsRoot, opts.runId);
+  const applied = await applyCniChoice(
+    selected.flatMap((s) => s.cells),
+    opts.cni,
+  );
+  const cells = applied.cells;
   const why = labUnavailable();
   if (why) throw new EnvironmentError(`the built-in lab cannot run here: ${why}`);
 
@@ -126,6 +136,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
     `returnpath run ${runId}: ${cells.length} cells in ${selected.length} suites, ${opts.concurrency} at a time`,
   );
   log(`results: ${dir}`);
+  if (applied.line) log(applied.line);
 
   const t0 = performance.now();
   let finished = 0;
@@ -136,6 +147,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
     concurrency: opts.concurrency,
     ...(opts.kube && { kube: opts.kube }),
     cellOptions: () => ({
+      ...(opts.runFlags && { runFlags: opts.runFlags }),
       saveTopology: async (cell) => {
         const file = join(topologies, `${cell.suite}.${cell.id}.yaml`);
         await writeFile(file, stringifyYaml(cell.topology));
@@ -208,6 +220,11 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
     const lines = renderChanges(cmp.changes);
     for (const l of lines.length ? lines : ['no cell changed verdict or rate']) log(`  ${l}`);
     log(`${cmp.regressions} regression(s), ${cmp.improvements} improvement(s)`);
+    const impl = [...new Set(cmp.implementationChanges.map((c) => c.detail))];
+    if (impl.length > 0)
+      log(
+        `${cmp.implementationChanges.length} cell(s) ran with another implementation than in the baseline: ${impl.join('; ')}`,
+      );
     exitCode = cmp.regressions > 0 ? 1 : 0;
   }
   return { results, dir, exitCode };
@@ -333,6 +350,17 @@ export const runDecl: CommandDecl = {
     },
     { name: 'force', help: "with --run-id: replace an earlier run's results of that id" },
     {
+      name: 'cni',
+      value: 'IMPL',
+      choices: ['emulated', 'real'],
+      help: 'real: VPC CNI cells run the real plugin of their generation; other profiles stay emulated',
+    },
+    {
+      name: 'cni-bin',
+      value: 'DIR',
+      help: 'your own VPC CNI build (components build vpc-cni --source ... --out DIR); implies --cni real',
+    },
+    {
       name: 'kube-proxy',
       value: 'IMPL',
       choices: ['emulated', 'real'],
@@ -360,6 +388,7 @@ export async function runCommand(a: Args): Promise<number> {
     listCells(selected);
     return 0;
   }
+  const cni = await cniChoice(a.string('cni'), a.string('cni-bin'));
   const concurrency = a.int('concurrency', 1, 16) ?? Math.min(2, availableParallelism());
   const baseline = a.string('baseline');
   const runId = a.string('run-id');
@@ -380,6 +409,10 @@ export async function runCommand(a: Args): Promise<number> {
       ...(a.flag('force') && { force: true }),
       ...(baseline && { baseline }),
       ...(kube && { kube }),
+      ...(cni && {
+        cni,
+        runFlags: cni.builds ? `--cni-bin ${Object.values(cni.builds)[0]}` : '--cni real',
+      }),
     });
     return out.exitCode;
   } finally {

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { CommandError, EnvironmentError } from '../errors.js';
 import type { CommandResult } from '../exec/command.js';
@@ -180,6 +180,65 @@ export async function buildComponent(c: Component, opts: BuildOptions = {}): Pro
   } finally {
     for (const d of tmpDirs.reverse()) await rm(d, { recursive: true, force: true });
     await lock.release();
+  }
+}
+
+/**
+ * Builds `c` into `dir` (not the cache): for a build of the user's own source. The files appear
+ * only when the build is complete (a sibling temporary directory renamed into place); `extra`
+ * goes into manifest.json beside the usual fields.
+ */
+export async function buildInto(
+  c: Component,
+  dir: string,
+  opts: BuildOptions & { extra?: Record<string, unknown> } = {},
+): Promise<BuildReport> {
+  const log = opts.log ?? (() => undefined);
+  const t0 = performance.now();
+  const version = await c.version();
+  const parent = dirname(dir);
+  await mkdir(parent, { recursive: true });
+  const outDir = await mkdtemp(join(parent, `.${basename(dir)}.tmp-`));
+  const workDir = await mkdtemp(join(parent, `.${basename(dir)}.work-`));
+  try {
+    log(`${c.name} ${version}: building into ${dir}`);
+    const ctx: BuildContext = {
+      outDir,
+      workDir,
+      log: (l) => log(`${c.name} ${version}: ${l}`),
+      run: (argv, o = {}) =>
+        runLogged(argv, {
+          ...o,
+          heartbeatMs: opts.heartbeatMs ?? 30_000,
+          log: (l) => log(`${c.name} ${version}: ${l}`),
+          ...(opts.signal && { signal: opts.signal }),
+        }),
+    };
+    await c.build(ctx);
+    const seconds = (performance.now() - t0) / 1000;
+    const toolchain = await runLogged(['go', 'env', 'GOVERSION'], { log: () => undefined })
+      .then((r) => r.stdout.trim())
+      .catch(() => undefined);
+    const manifest: ComponentManifest & Record<string, unknown> = {
+      name: c.name,
+      version,
+      recipeHash: createHash('sha256')
+        .update(await c.recipe())
+        .digest('hex')
+        .slice(0, 12),
+      files: [...c.files],
+      builtAt: new Date().toISOString(),
+      buildSeconds: Math.round(seconds * 10) / 10,
+      ...(toolchain && { toolchain }),
+      ...opts.extra,
+    };
+    await writeFile(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    await rm(dir, { recursive: true, force: true });
+    await rename(outDir, dir);
+    return { name: c.name, version, dir, state: 'built', seconds };
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+    await rm(workDir, { recursive: true, force: true });
   }
 }
 

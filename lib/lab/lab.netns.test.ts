@@ -45,7 +45,7 @@ describe('lab: seed 003 normal EKS paths (real namespaces)', function () {
   it('a pod on a secondary ENI leaves through its ENI table (rule 1536, table 2, eth1)', async () => {
     const route = await lab
       .host('node-a')
-      .run(['ip', 'route', 'get', '10.0.2.71', 'from', '10.0.1.70', 'iif', 'eni817517c44abb']);
+      .run(['ip', 'route', 'get', '10.0.2.71', 'from', '10.0.1.70', 'iif', 'eni817517c44ab']);
     expect(route.stdout).to.match(/dev eth1 table 2/);
     const r = await probe('client-a', '10.0.2.71', 8080, 5);
     // client-b has no server: the RST comes back through the fabric, so the path exists both ways.

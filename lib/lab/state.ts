@@ -111,7 +111,16 @@ export async function readRunState(runId: string): Promise<RunState> {
   }
 }
 
+/**
+ * A directory for a run's files (a real CNI's sockets, logs, cached results): removed with the
+ * run's state, so `lab down` and `lab clean` sweep it too.
+ */
+export function runDir(runId: string): string {
+  return join(STATE_DIR, runId);
+}
+
 export async function removeRunState(runId: string): Promise<void> {
+  await rm(runDir(runId), { recursive: true, force: true });
   await rm(statePath(runId), { force: true });
 }
 

@@ -72,8 +72,29 @@ const vpcCniOptions = {
   nodePortSupport: z.boolean().default(true),
   /** AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS */
   excludeSnatCidrs: z.array(cidr).default([]),
-  /** AWS_EXTERNAL_SERVICE_CIDRS (rule 1535) */
+  /** AWS_EXTERNAL_SERVICE_CIDRS (rule 1535; v1.8 and later) */
   externalServiceCidrs: z.array(cidr).default([]),
+  /** AWS_VPC_K8S_CNI_RANDOMIZESNAT: the SNAT rule's port selection (--random-fully, --random or neither). */
+  randomizeSNAT: z.enum(['prng', 'hashrandom', 'none']).default('prng'),
+  /** AWS_VPC_K8S_CNI_CONNMARK: the mark rule 1024 and the CONNMARK rules use. */
+  connmark: z.number().int().min(1).max(0xffffffff).default(0x80),
+  /** AWS_VPC_K8S_CNI_VETHPREFIX and the plugin's vethPrefix: host-side veth names (at most 4 characters). */
+  vethPrefix: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{0,3}$/, 'must be 1-4 lowercase letters or digits, starting with a letter')
+    .default('eni'),
+  /**
+   * emulated: returnpath's own copy of the CNI's rules (lib/cni, fast, the default); real: the
+   * upstream plugin and node setup, built from the Go module proxy (`returnpath components build`).
+   */
+  implementation: z.enum(['emulated', 'real']).default('emulated'),
+  /** With implementation real: the version to run (default and only choice: the pinned one). */
+  version: z.string().optional(),
+  /**
+   * With implementation real: a directory holding a build of your own
+   * (`returnpath components build vpc-cni --source CHECKOUT --out DIR`) instead of the pinned one.
+   */
+  build: z.string().min(1).optional(),
 };
 export const CniSpec = z.discriminatedUnion('profile', [
   z.strictObject({ profile: z.literal('vpc-cni'), ...vpcCniOptions }),
@@ -89,6 +110,19 @@ export const CniSpec = z.discriminatedUnion('profile', [
     masqReturnFix: z.boolean().default(false),
   }),
   z.strictObject({ profile: z.literal('none') }),
+  /**
+   * Any CNI, called through the CNI protocol: a conflist (inline, or a JSON file relative to the
+   * topology file) whose plugins are found in binDir. Each pod gets ADD with CNI_ARGS
+   * `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=<pod>;IP=<the pod's address>`, and the
+   * capability argument `ips` when a plugin declares it.
+   */
+  z.strictObject({
+    profile: z.literal('plugin'),
+    conflist: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
+    binDir: z.string().min(1).default('/usr/lib/cni'),
+    /** How long one plugin call may take. */
+    timeoutSeconds: z.number().positive().max(600).default(30),
+  }),
 ]);
 export type CniSpec = z.infer<typeof CniSpec>;
 

@@ -55,7 +55,27 @@ describe('baseline comparison', () => {
       changes: [],
       regressions: 0,
       improvements: 0,
+      implementationChanges: [],
     });
+  });
+
+  it('names cells that ran with another implementation, and says so on their changes', () => {
+    const emulated = sampleRun();
+    for (const c of emulated.cells) c.implementation = { cni: 'emulated vpc-cni' };
+    const now = rpFilterCell({
+      id: 'rp0',
+      status: 'fail',
+      reason: 'expected all connected: 0/200 connected',
+    });
+    const real = rerun([{ ...now, implementation: { cni: 'real vpc-cni v1.23.2' } }]);
+    for (const c of real.cells) c.implementation ??= { cni: 'emulated vpc-cni' };
+    const result = compareRuns(emulated, real);
+    expect(result.implementationChanges).to.deep.equal([
+      { suite: 'eni-rp-filter', id: 'rp0', detail: 'cni: emulated vpc-cni -> real vpc-cni v1.23.2' },
+    ]);
+    expect(only(result.changes).detail).to.equal(
+      'expected all connected: 0/200 connected (cni: emulated vpc-cni -> real vpc-cni v1.23.2)',
+    );
   });
 
   it('reports a pass that no longer passes as a regression', () => {

@@ -28,6 +28,18 @@ export interface Comparison {
   changes: Change[];
   regressions: number;
   improvements: number;
+  /**
+   * Cells in both runs whose implementation differs (`cni: emulated vpc-cni -> real vpc-cni
+   * v1.23.2`): their comparison is between implementations, not between changes of one.
+   */
+  implementationChanges: { suite: string; id: string; detail: string }[];
+}
+
+/** `cni: emulated vpc-cni -> real vpc-cni v1.23.2`, or undefined when both ran alike (or one does not say). */
+export function implementationChange(old: CellResult, cell: CellResult): string | undefined {
+  const a = old.implementation?.cni;
+  const b = cell.implementation?.cni;
+  return a !== undefined && b !== undefined && a !== b ? `cni: ${a} -> ${b}` : undefined;
 }
 
 export function compareRuns(baseline: RunResults, current: RunResults): Comparison {
@@ -57,23 +69,31 @@ export function compareRuns(baseline: RunResults, current: RunResults): Comparis
       changeOf('missing', old, { before: old.status, detail: `${why} (baseline: ${old.reason})` }),
     );
   }
+  const implementationChanges = current.cells.flatMap((cell) => {
+    const old = before.get(cellKey(cell));
+    const detail = old && implementationChange(old, cell);
+    return detail ? [{ suite: cell.suite, id: cell.id, detail }] : [];
+  });
   return {
     changes,
     regressions: changes.filter((c) => c.kind === 'regression').length,
     improvements: changes.filter((c) => c.kind === 'improvement').length,
+    implementationChanges,
   };
 }
 
 function compareCell(old: CellResult, cell: CellResult): Change | undefined {
   const statuses = { before: old.status, after: cell.status };
+  const impl = implementationChange(old, cell);
+  const note = impl ? ` (${impl})` : '';
   if (old.status !== cell.status) {
     const kind =
       old.status === 'pass' ? 'regression' : cell.status === 'pass' ? 'improvement' : 'status-change';
-    return changeOf(kind, cell, { ...statuses, detail: cell.reason });
+    return changeOf(kind, cell, { ...statuses, detail: cell.reason + note });
   }
   const shifted = rateShifts(old, cell);
   if (shifted.length === 0) return undefined;
-  return changeOf('rate-change', cell, { ...statuses, detail: shifted.join('; ') });
+  return changeOf('rate-change', cell, { ...statuses, detail: shifted.join('; ') + note });
 }
 
 /** Outcomes whose 95% intervals do not overlap, e.g. `timeout 2% [0.8%, 5%] -> 48% [41.2%, 54.9%]`. */

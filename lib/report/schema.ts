@@ -106,6 +106,17 @@ export const CellResultSchema = z
     startedAt: isoTime,
     durationMs: z.number().min(0),
     error: z.string().optional().describe('For status `error`: what broke.'),
+    implementation: z
+      .object({
+        cni: z
+          .string()
+          .describe(
+            "The nodes' CNI: `emulated vpc-cni` (returnpath's rules), `real vpc-cni v1.23.2` (the upstream " +
+              'plugin and node setup), `real vpc-cni source DIR (build DIR)`, `plugin NAME (TYPES)`; several joined by `; `.',
+          ),
+      })
+      .optional()
+      .describe('Which implementation of each component the cell ran with; compare runs knowing it.'),
     kubeProxy: z
       .object({
         implementation: z

@@ -106,6 +106,17 @@ export function rateSummaries(t: Tally): Record<string, RateSummary> {
 /** Resets and drops, as findings kept with the result. */
 export function findingsOf(deltas: readonly HostDelta[]): EvidenceFinding[] {
   return [
+    // nftables counters that rose (read on real-CNI nodes only: the VPC CNI's connmark table).
+    ...deltas.flatMap((d) =>
+      d.rules.rules
+        .filter((r) => r.table.startsWith('nft '))
+        .map((r): EvidenceFinding => ({
+          kind: 'counter',
+          host: d.host,
+          summary: `${r.table.slice(4)} ${r.chain}#${r.index} "${r.rule}" matched ${r.packets} packet(s)`,
+          count: r.packets,
+        })),
+    ),
     ...whoSentResets(deltas).map((r): EvidenceFinding => ({
       kind: 'reset',
       host: r.host,

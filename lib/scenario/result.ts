@@ -104,6 +104,13 @@ export interface CellResult {
   error?: string;
   /** Cells whose topology has Services: which kube-proxy wrote their rules. */
   kubeProxy?: KubeProxyRun;
+  /** Which implementation of each component the cell ran with (absent in results before it existed). */
+  implementation?: Implementation;
+}
+
+export interface Implementation {
+  /** The nodes' CNI: `emulated vpc-cni`, `real vpc-cni v1.23.2`, several joined by `; `. */
+  cni: string;
 }
 
 export interface SuiteSummary {

@@ -8,13 +8,16 @@ import pRetry from 'p-retry';
 import type { CommandRunner } from '../exec/command.js';
 import { measure, type HostDelta } from '../evidence/probe.js';
 import { LabAgents } from '../lab/agents.js';
-import { labContributors } from '../lab/contributors.js';
+import { labContributors, labStages } from '../lab/contributors.js';
 import { Lab } from '../lab/lab.js';
 import type { PlanContributor } from '../lab/build-plan.js';
-import { validateTopology, type Topology } from '../model/topology.js';
+import { realCni, validateTopology, type Topology } from '../model/topology.js';
+import { describeCni } from '../cni/index.js';
+import { realCniNotes } from '../cni/real/notes.js';
+import { CniStageError } from '../cni/real/stage.js';
+import { EnvironmentError, ValidationError } from '../errors.js';
 import { NlbControl } from '../nlb/control.js';
 import { nlbContributor } from '../nlb/plan.js';
-import { EnvironmentError, ValidationError } from '../errors.js';
 import { emulatedRun } from '../kube-proxy/implementation.js';
 import { ComponentDiedError, whileRunning } from '../kube/component-process.js';
 import type { KubeEnvironment, SlotLease } from '../kube/environment.js';
@@ -45,7 +48,7 @@ import {
 } from './checks.js';
 import { resolveFlow, sourceAddresses, type ResolvedFlow } from './flow.js';
 import { runChaos } from './run-chaos.js';
-import type { CellResult, CheckResult } from './result.js';
+import type { CellResult, CheckResult, EvidenceFinding, Implementation } from './result.js';
 
 export interface RunCellOptions {
   runner?: CommandRunner;
@@ -67,6 +70,8 @@ export interface RunCellOptions {
   kube?: KubeEnvironment;
   /** The real kube-proxy's mode (default: the environment's). */
   kubeProxyMode?: ProxyMode;
+  /** Flags the `returnpath run` reproduce line needs besides suite and grep (e.g. `--cni real`). */
+  runFlags?: string;
 }
 
 const DEADLINE_MS = 250;
@@ -130,6 +135,7 @@ function checksOf(
 function base(
   cell: CellSpec,
   startedAt: Date,
+  runFlags = '',
 ): Omit<CellResult, 'status' | 'reason' | 'checks' | 'durationMs'> {
   return {
     suite: cell.suite,
@@ -147,12 +153,19 @@ function base(
     rates: {},
     sourcesSeen: {},
     evidence: [],
-    reproduce: [`returnpath run --suite ${cell.suite} --grep '${escapeRegExp(cell.id)}:'`],
+    reproduce: [
+      `returnpath run --suite ${cell.suite} --grep '${escapeRegExp(cell.id)}:'${runFlags ? ` ${runFlags}` : ''}`,
+    ],
     startedAt: startedAt.toISOString(),
   };
 }
 
 /** Start a server on every endpoint pod; TCP servers answer both tcp and http probes' connect phase. */
+/** Which implementation the cell's nodes ran with (for results and baseline comparisons). */
+export function implementationOf(topology: Topology): Implementation {
+  return { cni: [...new Set(topology.nodes.map((n) => describeCni(n.cni)))].join('; ') };
+}
+
 async function startServers(agents: LabAgents, cell: CellSpec, flow: ResolvedFlow): Promise<void> {
   const kind = cell.flow.kind ?? 'tcp';
   await Promise.all(
@@ -165,7 +178,7 @@ async function startServers(agents: LabAgents, cell: CellSpec, flow: ResolvedFlo
 export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promise<CellResult> {
   const startedAt = new Date();
   const t0 = performance.now();
-  const result = base(cell, startedAt);
+  const result = base(cell, startedAt, opts.runFlags);
   result.reproduce.push(...(opts.reproduce ?? []));
   let lab: Lab | undefined;
   let lease: SlotLease | undefined;
@@ -185,6 +198,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
     const topology = validateTopology(cell.topology, `${cell.suite}/${cell.id} topology`);
     const flow = resolveFlow(topology, cell.flow);
     result.flow = flow.label;
+    result.implementation = implementationOf(topology);
     const real = opts.kube !== undefined && topology.services.length > 0;
     if (real) lease = await opts.kube!.lease();
     if (topology.services.length > 0)
@@ -198,7 +212,8 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
         stage = lease?.stage(opts.kubeProxyMode);
         return Lab.up(topology, {
           contributors: opts.contributors ?? (real ? [nlbContributor] : labContributors()),
-          ...(stage && { stages: [stage] }),
+          // The real CNI (if any) before real Kubernetes.
+          stages: [...labStages(topology), ...(stage ? [stage] : [])],
           ...(opts.runner && { runner: opts.runner }),
           beforeProcesses: async (l) => {
             agents = new LabAgents(l);
@@ -206,7 +221,8 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
           },
         });
       },
-      // A dead component, a condition never met or bad input are not worth a retry.
+      // A dead component, a condition never met, bad input or a failing real CNI (it says why) are
+      // not worth a retry.
       { retries: 2, minTimeout: 200, shouldRetry: ({ error }) => !notRetried(error) },
     );
     const kube = stage?.live;
@@ -219,6 +235,11 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
         `returnpath lab up ${await opts.saveTopology(cell)} --run-id ${lab.runId}${kube ? ` --kubernetes${kube.mode === 'nftables' ? ' --kube-proxy-mode nftables' : ''}` : ''}`,
       );
     const hosts = lab.hosts.map((h) => lab!.host(h.id));
+    const realNodes = new Set(topology.nodes.filter((n) => realCni(n.cni)).map((n) => `node/${n.name}`));
+    const evidenceOpts = { rules: true, nft: (h: string) => realNodes.has(h) };
+    const notes: EvidenceFinding[] = realNodes.size
+      ? (await realCniNotes(lab, topology)).map((n) => ({ kind: 'note', ...n }))
+      : [];
     const done = (
       checks: CheckResult[],
       outcomes: string[],
@@ -235,7 +256,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
         attempts: t.total,
         counts: { ...t.counts },
         rates: rateSummaries(t),
-        evidence: findingsOf(deltas),
+        evidence: [...notes, ...findingsOf(deltas)],
         ...extra,
         reproduce: [...result.reproduce, ...(extra.reproduce ?? [])],
         durationMs: Math.round(performance.now() - t0),
@@ -245,7 +266,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
       const chaos = cell.chaos;
       const m = await guarded(
         measure(hosts, () => runChaos(lab!, agents!, chaos, flow, kube), {
-          rules: true,
+          ...evidenceOpts,
           ...nftDrops(lab, kube),
         }),
       );
@@ -261,7 +282,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
       });
     } else {
       const m = await guarded(
-        measure(hosts, () => probeFlow(agents!, cell, flow), { rules: true, ...nftDrops(lab, kube) }),
+        measure(hosts, () => probeFlow(agents!, cell, flow), { ...evidenceOpts, ...nftDrops(lab, kube) }),
       );
       await opts.inspect?.(lab, kube);
       const checks = checksOf(cell, topology, flow, m.result, m.deltas);
@@ -307,6 +328,7 @@ function notRetried(e: unknown): boolean {
   return (
     e instanceof ComponentDiedError ||
     e instanceof WaitTimeoutError ||
+    e instanceof CniStageError ||
     e instanceof ValidationError ||
     e instanceof EnvironmentError
   );
