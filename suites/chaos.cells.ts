@@ -90,6 +90,25 @@ function seed001(): Doc {
   return doc;
 }
 
+/**
+ * seed 001 with Local policy and preservation off: each node serves its own endpoint, and the NLB's
+ * health checks (1 s) reach kube-proxy's health check node port on every node.
+ */
+function seed001Local(): Doc {
+  const doc = example('seed-001-hairpin');
+  const svc = named(doc['services'], 'service-nginx-demo');
+  svc['externalTrafficPolicy'] = 'Local';
+  svc['healthCheckNodePort'] = 32468;
+  doc['loadBalancers'][0]['targetGroups'][0]['preserveClientIp'] = false;
+  return doc;
+}
+
+/**
+ * A node briefly without a local endpoint: its share of new flows times out until the NLB's checks
+ * see the 503 and take it out, none after.
+ */
+const readinessFlip = { endsWhenUnhealthy: { nlb: 'nginx-nlb', target: 'node/node-2:31468' } } as const;
+
 /** A fault that breaks every new connection while it lasts: all fail under it, none outside, none after revert. */
 const breaksNewConnections = { inside: 'all' } as const;
 /** The flows of the seeds' topologies the cells drive. */
@@ -270,6 +289,61 @@ const cells: CellSpec[] = [
     explanation:
       'Without KUBE-SERVICES / KUBE-NODEPORTS nothing translates the NodePort: the node itself answers (no listener) or ' +
       'drops, and every new connection fails until kube-proxy re-syncs its rules.',
+  }),
+  chaosCell({
+    id: 'pod-not-ready.local',
+    title: "a node's only endpoint reported not Ready (NLB instance targets, Local, seed 001 topology)",
+    seed: '001',
+    fault: 'nginx-2 not Ready',
+    topology: seed001Local(),
+    flow: podToSeed001Nlb,
+    durationMs: 6000,
+    faults: [
+      at1s(
+        { kind: 'target-unhealthy', nlb: 'nginx-nlb', target: 'node/node-2:31468', via: 'readiness' },
+        3000,
+      ),
+    ],
+    bounds: readinessFlip,
+    // No drop-rule evidence: the dropping rule exists only while the fault lasts, so its counter is
+    // in neither snapshot of the cell's evidence.
+    expect: {},
+    pathWorks: false,
+    mechanism: 'health-check lag',
+    explanation:
+      'nginx-2 not Ready: kube-proxy removes it everywhere, so node-2 drops external traffic (no local endpoint) ' +
+      'and its health check node port answers 503; the NLB keeps sending node-2 its share until two failed checks.',
+  }),
+  chaosCell({
+    id: 'endpoint-removed.local',
+    title:
+      "a node's only endpoint taken out of the Service (labels changed; NLB instance targets, Local, seed 001)",
+    seed: '001',
+    fault: 'nginx-2 removed from the Service',
+    topology: seed001Local(),
+    flow: podToSeed001Nlb,
+    durationMs: 6000,
+    faults: [
+      at1s(
+        {
+          kind: 'endpoints-change',
+          node: 'node-2',
+          service: 'nginx-demo/service-nginx-demo',
+          endpoints: ['nginx-1', 'nginx-3'],
+          scope: 'cluster',
+        },
+        3000,
+      ),
+    ],
+    bounds: readinessFlip,
+    // No drop-rule evidence: the dropping rule exists only while the fault lasts, so its counter is
+    // in neither snapshot of the cell's evidence.
+    expect: {},
+    pathWorks: false,
+    mechanism: 'health-check lag',
+    explanation:
+      'The EndpointSlice loses nginx-2: node-2 has no local endpoint, drops external traffic and fails its health ' +
+      'check; until the NLB has seen two failures it still sends node-2 new flows, which time out.',
   }),
   chaosCell({
     id: 'packet-loss.eni',

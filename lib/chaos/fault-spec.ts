@@ -44,13 +44,13 @@ export function buildFault(input: FaultSpecInput): Fault {
         ...(f.forgetFlows !== undefined && { forgetFlows: f.forgetFlows }),
       });
     case 'target-unhealthy':
-      return targetUnhealthy(f.nlb, f.target);
+      return targetUnhealthy(f.nlb, f.target, { ...(f.via && { via: f.via }) });
     case 'deregister':
       return deregister(f.nlb, f.target, { ...(f.reset !== undefined && { reset: f.reset }) });
     case 'kube-proxy-wipe':
       return kubeProxyWipe(f.node);
     case 'endpoints-change':
-      return endpointsChange(f.node, f.service, f.endpoints);
+      return endpointsChange(f.node, f.service, f.endpoints, { ...(f.scope && { scope: f.scope }) });
     case 'packet-loss':
       return packetLoss(f.host, f.interface, f.probability, f.direction);
     case 'delay':

@@ -3,12 +3,23 @@
  * and client IP preservation, a client pod inside the cluster: a share of its connections time out
  * (the NLB picked the client's own node) and the client pod sends the resets.
  */
+import { EnvironmentError } from '../errors.js';
+import { labUnavailable } from '../lab/environment.js';
 import { runCell } from '../scenario/run-cell.js';
 import { nlbHairpinSuite } from '../../suites/nlb-hairpin.cells.js';
+import type { CommandDecl } from './command.js';
 
 const CELL = 'seed001.instance.cluster.preserve-on';
 
+export const demoDecl: CommandDecl = {
+  name: 'demo',
+  summary: 'seed 001 (NLB hairpin) alone, with its evidence, in a few seconds (as root)',
+  run: () => demoCommand(),
+};
+
 export async function demoCommand(): Promise<number> {
+  const why = labUnavailable();
+  if (why) throw new EnvironmentError(`the built-in lab cannot run here: ${why}`);
   const cell = nlbHairpinSuite.cells.find((c) => c.id === CELL)!;
   console.log(`seed 001: ${cell.title}`);
   // A signal waits for the cell (a few seconds): its lab comes down before the process leaves.

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { ValidationError } from '../errors.js';
 import { SUITES } from '../../suites/catalog.js';
-import { findCell, labProbe, labUpCell } from './lab-cell.js';
+import { findCell } from './lab-cell.js';
+import { main } from './main.js';
 
 async function rejection(p: Promise<unknown>): Promise<ValidationError> {
   try {
@@ -16,7 +17,10 @@ async function rejection(p: Promise<unknown>): Promise<ValidationError> {
 describe('lab up --cell and lab probe (arguments)', () => {
   it('finds a cell by SUITE/ID and says what exists otherwise', () => {
     expect(findCell(SUITES, 'baseline/nlb.ip', 'lab up').id).to.equal('nlb.ip');
-    expect(() => findCell(SUITES, 'nope/x', 'lab up')).to.throw(ValidationError, /returnpath lab up/);
+    expect(() => findCell(SUITES, 'nope/x', 'lab up')).to.throw(
+      ValidationError,
+      /^lab up: --cell nope\/x: names no cell/,
+    );
     const e = (() => {
       try {
         findCell(SUITES, 'baseline/nope', 'lab up');
@@ -31,18 +35,34 @@ describe('lab up --cell and lab probe (arguments)', () => {
   });
 
   it('rejects a bad run id and a bad probe before touching anything', async () => {
-    expect((await rejection(labUpCell('baseline/nlb.ip', { runId: 'xyz' }))).problems[0]!.message).to.match(
-      /6 hex digits/,
-    );
-    expect((await rejection(labProbe(['abc123', 'laptop', 'tcp']))).problems[0]!.message).to.match(
-      /^usage: lab probe/,
-    );
     expect(
-      (await rejection(labProbe(['abc123', 'laptop', 'sctp', '10.0.0.1', '80']))).problems[0]!.message,
+      (await rejection(main(['lab', 'up', '--cell', 'baseline/nlb.ip', '--run-id', 'xyz']))).problems[0]!
+        .message,
+    ).to.match(/6 hex digits/);
+    expect(
+      (await rejection(main(['lab', 'up', '--file', 'x.suite.yaml', 'topology.yaml']))).problems[0]!.message,
+    ).to.match(/use it with --cell SUITE\/ID/);
+    expect(
+      (await rejection(main(['lab', 'up', '--cell', 'baseline/nlb.ip', 'topology.yaml']))).problems[0]!
+        .message,
+    ).to.match(/takes no FILE with --cell/);
+    expect(
+      (await rejection(main(['lab', 'probe', 'abc123', 'laptop', 'tcp']))).problems[0]!.message,
+    ).to.match(/PORT|ADDR/);
+    expect(
+      (await rejection(main(['lab', 'probe', 'abc123', 'laptop', 'sctp', '10.0.0.1', '80']))).problems[0]!
+        .message,
     ).to.match(/KIND: expected tcp, http or udp/);
     expect(
-      (await rejection(labProbe(['abc123', 'laptop', 'tcp', '10.0.0.1', '80', '--deadline', 'soon'])))
-        .problems[0]!.message,
+      (
+        await rejection(
+          main(['lab', 'probe', 'abc123', 'laptop', 'tcp', '10.0.0.1', '80', '--deadline', 'soon']),
+        )
+      ).problems[0]!.message,
     ).to.match(/--deadline/);
+    expect(
+      (await rejection(main(['lab', 'probe', 'abc123', 'laptop', 'tcp', '10.0.0.1', '80', '--close', 'x'])))
+        .problems[0]!.message,
+    ).to.match(/fin|rst/);
   });
 });

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { spawnOwnGroup } from './children.js';
 import type { CommandResult, CommandRunner, RunOptions } from './command.js';
 import { shellQuote } from './command.js';
 
@@ -37,9 +38,10 @@ export class NetnsExec implements HostExec {
     return this.runner.run(this.wrap(argv), opts);
   }
 
+  /** In its own process group (lib/exec/children.ts): it outlives a Ctrl-C to the terminal's group. */
   spawn(argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
     const [file, ...args] = this.wrap(argv);
-    return spawn(file as string, args, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+    return spawnOwnGroup(file as string, args, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
   }
 
   /** A line a human can paste to run `argv` in this namespace. */

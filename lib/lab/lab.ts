@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
+import { release } from '../exec/children.js';
 import { CommandRunner } from '../exec/command.js';
 import { NetnsExec } from '../exec/netns.js';
 import { NotFoundError } from '../errors.js';
@@ -13,7 +14,20 @@ import { planLab, type PlanContributor } from './build-plan.js';
 import { Disposer } from './disposer.js';
 import type { LabPlan, ProcessPlan } from './plan.js';
 import { deleteNamespaces, realize } from './realize.js';
-import { readRunState, removeRunState, writeRunState, type HostRecord, type RunState } from './state.js';
+import { selfIdentity } from './owner.js';
+import { runIdOf } from './plan.js';
+import {
+  createRunState,
+  labMarker,
+  listNetns,
+  readRunState,
+  removeRunState,
+  RunIdInUse,
+  STATE_DIR,
+  writeRunState,
+  type HostRecord,
+  type RunState,
+} from './state.js';
 
 /** dist/ of this build (lib/lab/lab.js lives at dist/lib/lab). */
 export const DIST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -27,10 +41,27 @@ export interface LabOptions {
   log?: (line: string) => void;
   contributors?: readonly PlanContributor[];
   /**
-   * Runs once the namespaces are configured and before the plan's processes start (the NLB node
-   * agents' first health-check round): servers started here make their targets healthy at once.
+   * Real components set up after the namespaces are configured, in order (the real CNI before
+   * real Kubernetes): each registers its own teardown with `lab.defer`.
+   */
+  stages?: readonly LabStage[];
+  /**
+   * Runs once the namespaces are configured and the stages are up, before the plan's processes
+   * start (the NLB node agents' first health-check round): servers started here make their
+   * targets healthy at once.
    */
   beforeProcesses?: (lab: Lab) => Promise<void>;
+}
+
+/**
+ * A step of bringing a lab up that needs the namespaces first and is not a batch of kernel
+ * changes: running a real CNI plugin, registering objects with a real control plane, starting a
+ * real kube-proxy. A failure tears the whole lab down.
+ */
+export interface LabStage {
+  /** For logs, e.g. `vpc-cni v1.23.2 (real)`; its errors name the stage, node and pod themselves. */
+  readonly name: string;
+  setUp(lab: Lab): Promise<void>;
 }
 
 export function newRunId(): string {
@@ -98,14 +129,22 @@ export class Lab extends LabHandle {
     super(state, runner);
   }
 
-  /** Realizes `topology`; on any failure everything created so far is removed before the error surfaces. */
+  /**
+   * Realizes `topology`; on any failure everything created so far is removed before the error
+   * surfaces. A run id in use (a state file, or namespaces of that id) is refused (RunIdInUse)
+   * before anything is touched: the running lab stays as it is.
+   */
   static async up(topology: Topology, opts: LabOptions = {}): Promise<Lab> {
     const runId = opts.runId ?? newRunId();
     const runner = opts.runner ?? new CommandRunner();
     const plan = planLab(topology, runId, opts.contributors);
+    const self = selfIdentity();
     const state: RunState = {
       runId,
-      pid: opts.persistent ? 0 : process.pid,
+      // A lab up is `building` until it is complete, so a killed lab up leaves a lab `lab clean` removes.
+      phase: opts.persistent ? 'building' : 'owned',
+      owner: self,
+      pid: process.pid,
       topology: topology.name,
       startedAt: new Date().toISOString(),
       hosts: plan.hosts.map((h) => ({
@@ -115,15 +154,39 @@ export class Lab extends LabHandle {
         address: h.address,
         legend: h.legend,
       })),
+      marker: labMarker(runId),
     };
+    await createRunState(state);
+    const existing = (await listNetns()).filter((n) => runIdOf(n) === runId);
+    if (existing.length > 0) {
+      await removeRunState(runId);
+      throw new RunIdInUse(
+        runId,
+        `${existing.length} namespace(s) of run ${runId} exist without a state in ${STATE_DIR} (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', ...' : ''})`,
+      );
+    }
     const lab = new Lab(state, runner, topology, plan, opts.persistent ?? false);
-    await writeRunState(state);
     lab.disposer.defer(`state of run ${runId}`, () => removeRunState(runId));
     try {
-      await realize(plan, { runner, disposer: lab.disposer, concurrency: opts.concurrency, log: opts.log });
+      await realize(plan, {
+        runner,
+        disposer: lab.disposer,
+        concurrency: opts.concurrency,
+        log: opts.log,
+        marker: state.marker,
+      });
+      for (const stage of opts.stages ?? []) {
+        await stage.setUp(lab);
+        opts.log?.(`${stage.name} set up`);
+      }
       await opts.beforeProcesses?.(lab);
       for (const h of plan.hosts)
         for (const p of h.processes) await lab.startProcess(lab.host(h.id), p, lab.persistent);
+      if (opts.persistent) {
+        // Complete: left up on purpose, owned by nobody.
+        Object.assign(state, { phase: 'persistent', owner: null, pid: 0 });
+        await writeRunState(state);
+      }
     } catch (e) {
       await lab.down().catch(() => undefined);
       throw e;
@@ -174,14 +237,16 @@ export class Lab extends LabHandle {
     const argv = [...p.argv, ...(detached ? (p.detachedArgv ?? []) : [])].map((a) =>
       a.replace('{node}', process.execPath).replace('{dist}', DIST_DIR),
     );
-    const child = exec.spawn(argv, { detached });
+    const child = exec.spawn(argv);
     this.children.set(`${exec.host}:${p.name}`, child);
     this.disposer.defer(`${p.name} in ${exec.host}`, () => {
       if (child.exitCode === null) child.kill('SIGTERM');
     });
     await waitForLines(child, p.readyLine, p.readyCount, `${p.name} in ${exec.host}`);
     if (detached) {
-      // Its output is not read after release(): never let a full or closed pipe stop it.
+      // Left up with the lab: it outlives this process (`lab down` and `lab clean` stop it). Its
+      // output is not read after release(): never let a full or closed pipe stop it.
+      release(child);
       child.stdout?.on('error', () => undefined);
       this.detached.push(child);
     }

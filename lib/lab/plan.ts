@@ -38,6 +38,8 @@ export interface HostPlan {
   processes: ProcessPlan[];
   /** Human-readable notes shown by `lab dump` (e.g. which fabric port leads where). */
   legend: string[];
+  /** MAC address of each interface this plan creates in the host (a real CNI finds ENIs by MAC). */
+  macs: Record<string, string>;
 }
 
 export interface LabPlan {
@@ -81,6 +83,7 @@ export class PlanBuilder {
       ruleset: new Ruleset(),
       processes: [],
       legend: [],
+      macs: {},
     };
     this.hosts.push(h);
     this.byId.set(id, h);
@@ -110,6 +113,8 @@ export class PlanBuilder {
     a.links.push(
       `link add name ${aIf} address ${aMac} type veth peer name ${bIf} address ${bMac} netns ${b.netns}`,
     );
+    a.macs[aIf] = aMac;
+    b.macs[bIf] = bMac;
     return { aMac, bMac };
   }
 

@@ -70,10 +70,22 @@ export const FaultSpecSchema = z
       .strict()
       .describe("One zone's NLB node stops answering, then comes back."),
     z
-      .object({ kind: z.literal('target-unhealthy'), nlb: z.string().min(1), target: z.string().min(1) })
+      .object({
+        kind: z.literal('target-unhealthy'),
+        nlb: z.string().min(1),
+        target: z.string().min(1),
+        via: z
+          .enum(['nlb', 'readiness'])
+          .optional()
+          .describe(
+            "`nlb` (default): the NLB's view overridden. `readiness`: an instance target's local endpoint pods " +
+              "reported not Ready, so kube-proxy's health check node port answers 503 (through the real " +
+              'kube-proxy when the cell runs on it).',
+          ),
+      })
       .strict()
       .describe(
-        'A target forced unhealthy on every NLB node (its flows reset), then back to measured health.',
+        'A target forced unhealthy on every NLB node (its flows reset), or failing for real (via readiness), then back.',
       ),
     z
       .object({
@@ -96,9 +108,19 @@ export const FaultSpecSchema = z
         node: z.string().min(1),
         service: z.string().min(1),
         endpoints: z.array(z.string()),
+        scope: z
+          .enum(['node', 'cluster'])
+          .optional()
+          .describe(
+            "`node` (default): one node's kube-proxy rules change. `cluster`: the Service's endpoints change " +
+              'everywhere, as when a pod stops matching its selector (through the API, the EndpointSlice controller ' +
+              'and the real kube-proxy when the cell runs on them); `node` is then ignored.',
+          ),
       })
       .strict()
-      .describe("kube-proxy's rules on a node rewritten for other endpoints, then restored."),
+      .describe(
+        "kube-proxy's rules rewritten for other endpoints (one node, or the cluster), then restored.",
+      ),
     z
       .object({
         kind: z.literal('packet-loss'),

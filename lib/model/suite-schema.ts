@@ -161,6 +161,13 @@ const EvidenceSchema = z.union([
     .describe('The host dropped packets for this reason.'),
   z
     .strictObject({
+      kind: z.literal('no-drop'),
+      host: z.string(),
+      reason: z.enum(['rp_filter', 'martian-source', 'martian-destination', 'rule', 'source-dest-check']),
+    })
+    .describe('The host dropped nothing for this reason (what separates two mechanisms).'),
+  z
+    .strictObject({
       kind: z.literal('counter-rose'),
       counter: z.string().describe('e.g. TcpExt.TCPChallengeACK'),
       hosts: z.array(z.string()).optional().describe('At least one of these hosts; default any.'),

@@ -178,11 +178,15 @@ function pathWorks(c: CellResult | PlannedCell): boolean {
 }
 
 /** What a chaos cell's fault did to the path: new connections failed, open ones died, or neither. */
-function chaosEffect(c: CellResult | PlannedCell): 'breaks new connections' | 'resets open connections' | 'unaffected' {
+function chaosEffect(
+  c: CellResult | PlannedCell,
+): 'breaks new connections' | 'resets open connections' | 'unaffected' {
   const t = 'timeline' in c ? c.timeline : undefined;
   if (!t) return c.pathWorks && c.mechanism === undefined ? 'unaffected' : 'breaks new connections';
   if ((t.metrics['failuresUnderFault'] ?? 0) > 0) return 'breaks new connections';
-  const died = Object.values(t.longLived ?? {}).some((s) => s === 'reset' || s === 'timeout' || s === 'closed');
+  const died = Object.values(t.longLived ?? {}).some(
+    (s) => s === 'reset' || s === 'timeout' || s === 'closed',
+  );
   return died ? 'resets open connections' : 'unaffected';
 }
 

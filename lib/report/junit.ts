@@ -20,8 +20,9 @@ import {
 import { escapeXml, escapeXmlAttribute } from './escape.js';
 
 export function renderJunit(results: RunResults): string {
+  const props = properties(results);
   const suites = suiteOrder(results.suites, results.cells).map((id) =>
-    testsuite(id, cellsOf(results.cells, id)),
+    testsuite(id, cellsOf(results.cells, id), props),
   );
   const all = countStatuses(results.cells);
   const attrs = {
@@ -42,7 +43,25 @@ export function renderJunit(results: RunResults): string {
   ].join('\n');
 }
 
-function testsuite(id: string, cells: readonly CellResult[]): string {
+/** Where the results came from, as <properties> of every <testsuite>. */
+function properties(results: RunResults): string {
+  const p = results.returnpath;
+  const props: [string, string][] = [
+    ['returnpath.version', p?.version ?? 'unknown'],
+    ['returnpath.commit', p?.commit ?? 'unknown'],
+    ...(p?.dirty ? [['returnpath.dirty', 'true'] as [string, string]] : []),
+    ['kernel', results.host.kernel],
+    ['node', results.host.node],
+    ['run', results.runId],
+  ];
+  return [
+    '    <properties>',
+    ...props.map(([name, value]) => `      <property${attributes({ name, value })}/>`),
+    '    </properties>',
+  ].join('\n');
+}
+
+function testsuite(id: string, cells: readonly CellResult[], props: string): string {
   const totals = countStatuses(cells);
   const attrs = {
     name: id,
@@ -57,7 +76,7 @@ function testsuite(id: string, cells: readonly CellResult[]): string {
   // `<id>: <title> [tags]`, as the mocha test is titled: unique within the suite (CI tools merge
   // test cases of the same name) and what `returnpath run --grep` matches.
   const cases = cells.map((c) => testcase(c, `${c.id}: ${titleWithTags(c)}`));
-  return [`  <testsuite${attributes(attrs)}>`, ...cases, '  </testsuite>'].join('\n');
+  return [`  <testsuite${attributes(attrs)}>`, props, ...cases, '  </testsuite>'].join('\n');
 }
 
 function testcase(cell: CellResult, name: string): string {

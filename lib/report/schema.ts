@@ -6,6 +6,7 @@
  * optional fields still loads as a baseline.
  */
 import { z } from 'zod';
+import { ProvenanceSchema } from '../model/provenance.js';
 import { parseJsonText, validateWith } from '../model/zod-problems.js';
 import type {
   CellResult,
@@ -151,6 +152,30 @@ export const CellResultSchema = z
     startedAt: isoTime,
     durationMs: z.number().min(0),
     error: z.string().optional().describe('For status `error`: what broke.'),
+    implementation: z
+      .object({
+        cni: z
+          .string()
+          .describe(
+            "The nodes' CNI: `emulated vpc-cni` (returnpath's rules), `real vpc-cni v1.23.2` (the upstream " +
+              'plugin and node setup), `real vpc-cni source DIR (build DIR)`, `plugin NAME (TYPES)`; several joined by `; `.',
+          ),
+      })
+      .optional()
+      .describe('Which implementation of each component the cell ran with; compare runs knowing it.'),
+    kubeProxy: z
+      .object({
+        implementation: z
+          .enum(['emulated', 'real'])
+          .describe(
+            "returnpath's rendering of kube-proxy's rules, or the real kube-proxy on a real control plane.",
+          ),
+        mode: z.enum(['iptables', 'nftables']),
+        version: z.string().optional().describe('k8s.io/kubernetes version of the real kube-proxy.'),
+        detectLocal: z.enum(['none', 'clusterCIDR']).describe("kube-proxy's local-traffic detector."),
+      })
+      .optional()
+      .describe('Cells whose topology has Services: which kube-proxy wrote their rules.'),
   })
   .describe('The result of one cell.');
 
@@ -182,6 +207,9 @@ const RunObject = z.object({
     .enum(['running', 'complete', 'interrupted'])
     .describe('`running` while cells are still being written; `interrupted` when the run stopped early.'),
   host: z.object({ kernel: z.string(), node: z.string(), platform: z.string() }),
+  returnpath: ProvenanceSchema.optional().describe(
+    'The returnpath that made the run; absent in results written before it was recorded.',
+  ),
   selection: z.object({ suites: z.array(z.string()), grep: z.string().optional() }),
   suites: z.array(SuiteSummarySchema),
   planned: z

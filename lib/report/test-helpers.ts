@@ -256,6 +256,7 @@ export function sampleRun(cells: CellResult[] = sampleCells()): RunResults {
     finishedAt: '2025-11-20T10:02:10.500Z',
     state: 'complete',
     host: { kernel: '6.8.0-45-generic', node: 'v20.20.2', platform: 'linux' },
+    returnpath: { version: '0.1.0', commit: '0123456789abcdef0123456789abcdef01234567', dirty: false },
     selection: { suites: ['eni-rp-filter', 'nlb-hairpin'] },
     suites: [
       {

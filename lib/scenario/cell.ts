@@ -61,7 +61,9 @@ export type EvidenceExpectation =
   /** A kernel counter (`TcpExt.TCPSYNChallenge`) rose on one of the hosts (any host when absent). */
   | { kind: 'counter-rose'; counter: string; hosts?: string[] }
   /** Two of the NLB's nodes forwarded one 5-tuple to the same target (their conntrack tables). */
-  | { kind: 'nlb-collision'; nlb: string };
+  | { kind: 'nlb-collision'; nlb: string }
+  /** The named host dropped nothing for this reason (what separates two mechanisms). */
+  | { kind: 'no-drop'; host: string; reason: DropReason };
 
 export interface CellExpect {
   /** What the attempts come to; a chaos cell is judged by its bounds instead and may leave it out. */
@@ -329,5 +331,6 @@ export function describeEvidenceExpectation(e: EvidenceExpectation): string {
   if (e.kind === 'resets-from') return `resets from ${e.host}`;
   if (e.kind === 'counter-rose') return `${e.counter} rose on ${e.hosts?.join(' or ') ?? 'some host'}`;
   if (e.kind === 'nlb-collision') return `one 5-tuple through two ${e.nlb} nodes (conntrack)`;
+  if (e.kind === 'no-drop') return `no ${e.reason} drop on ${e.host}`;
   return `${e.reason} drop on ${e.host}${e.eni ? ` (${e.eni})` : ''}`;
 }

@@ -81,19 +81,24 @@ export function evidenceCheck(
       ? { name, status: 'pass', detail: found.map((r) => r.summary).join('; ') }
       : { name, status: 'fail', detail: `${e.host} sent no resets` };
   }
+  const eni = e.kind === 'drop' ? e.eni : undefined;
   const drops = whereDropped(deltas, { pinnedOnly: true }).filter(
     (f) =>
       hostMatches(f.host, e.host) &&
       f.reason === e.reason &&
-      (e.eni === undefined || f.detail.startsWith(`${e.eni}:`)),
+      (eni === undefined || f.detail.startsWith(`${eni}:`)),
   );
   const n = drops.reduce((s, f) => s + f.count, 0);
+  if (e.kind === 'no-drop')
+    return n === 0
+      ? { name, status: 'pass', detail: `no ${e.reason} drop counted on ${e.host}` }
+      : { name, status: 'fail', detail: drops.map((f) => f.summary).join('; ') };
   return n > 0
     ? { name, status: 'pass', detail: drops.map((f) => f.summary).join('; ') }
     : {
         name,
         status: 'fail',
-        detail: `no ${e.reason} drop counted on ${e.host}${e.eni ? ` (${e.eni})` : ''}`,
+        detail: `no ${e.reason} drop counted on ${e.host}${eni ? ` (${eni})` : ''}`,
       };
 }
 
@@ -138,6 +143,17 @@ export function findingsOf(deltas: readonly HostDelta[], extra: ExtraEvidence = 
         summary: describeCollisions(found),
         count: found.length,
       })),
+    // nftables counters that rose (read on real-CNI nodes only: the VPC CNI's connmark table).
+    ...deltas.flatMap((d) =>
+      d.rules.rules
+        .filter((r) => r.table.startsWith('nft '))
+        .map((r): EvidenceFinding => ({
+          kind: 'counter',
+          host: d.host,
+          summary: `${r.table.slice(4)} ${r.chain}#${r.index} "${r.rule}" matched ${r.packets} packet(s)`,
+          count: r.packets,
+        })),
+    ),
     ...whoSentResets(deltas).map((r): EvidenceFinding => ({
       kind: 'reset',
       host: r.host,

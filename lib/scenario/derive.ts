@@ -50,16 +50,25 @@ function nodeOf(topology: Topology, t: Target): string {
  * - ip target: the reply crosses the VPC (back to the NLB) unless the target pod shares the client's node;
  * - instance target, Cluster: the node masquerades, so the reply returns to it and on to the NLB,
  *   unless it is the client's own node (there the un-NATed reply is delivered locally);
- * - instance target, Local: kube-proxy sends a source inside the cluster CIDR to KUBE-SVC (every
- *   endpoint, no masquerade), so only a local endpoint on a node other than the client's answers
- *   through the NLB; a remote one gets the SYN with the client's source (dropped by the ENI
- *   source/destination check, or answered straight to the client), a client-node one hairpins.
+ * - instance target, Local, with the clusterCIDR local-traffic detector: kube-proxy sends a source
+ *   inside the cluster CIDR to KUBE-SVC (every endpoint, no masquerade), so only a local endpoint
+ *   on a node other than the client's answers through the NLB; a remote one gets the SYN with the
+ *   client's source (dropped by the ENI source/destination check, or answered straight to the
+ *   client), a client-node one hairpins;
+ * - instance target, Local, no detector (EKS): the pod source is external like any other, KUBE-SVL
+ *   picks a local endpoint, its reply crosses the VPC back to the NLB, unless the node is the
+ *   client's own.
  */
 function returnsThroughNlb(topology: Topology, t: Target, clientNode: string, clientAddress: string): number {
   if (t.kind === 'ip') return nodeOf(topology, t) === clientNode ? 0 : 1;
   if (t.name === clientNode) return 0;
   const svc = serviceOfNodePort(topology, t.port)?.service;
-  if (svc?.externalTrafficPolicy !== 'Local' || !cidrContains(topology.clusterCIDR, clientAddress)) return 1;
+  if (
+    svc?.externalTrafficPolicy !== 'Local' ||
+    topology.kubeProxy.detectLocal === 'none' ||
+    !cidrContains(topology.clusterCIDR, clientAddress)
+  )
+    return 1;
   return svc.endpoints.filter((p) => p.node === t.name).length / svc.endpoints.length;
 }
 

@@ -6,6 +6,7 @@
  * returnpath is installed, and a suite file is named as the user named it.
  */
 import { shellQuote } from '../exec/command.js';
+import type { ProxyMode } from '../kube-proxy/config.js';
 import { attemptsOf, escapeRegExp, type CellSpec } from './cell.js';
 import type { ResolvedFlow } from './flow.js';
 
@@ -16,13 +17,28 @@ export function cellRef(cell: Pick<CellSpec, 'suite' | 'id'>): string {
   return `${cell.suite}/${cell.id}`;
 }
 
+/** How the cell ran, when not on the default emulation: repeated by `run` and `lab up --cell`. */
+export interface ReproduceFlags {
+  /** The VPC CNI's implementation: `['--cni', 'real']` or `['--cni-bin', DIR]`. */
+  cni?: readonly string[];
+  /** On real Kubernetes, with the real kube-proxy in this mode. */
+  kubeProxyMode?: ProxyMode;
+}
+
+const nftables = (f: ReproduceFlags): string[] =>
+  f.kubeProxyMode === 'nftables' ? ['--kube-proxy-mode', 'nftables'] : [];
+
 /** `--file F ` for a suite file, nothing for a built-in suite. */
 function fileArg(source: CellSource): string[] {
   return source.kind === 'file' ? ['--file', source.path] : [];
 }
 
 /** `returnpath run --suite S --grep 'ID:'` */
-export function runLine(cell: Pick<CellSpec, 'suite' | 'id'>, source: CellSource): string {
+export function runLine(
+  cell: Pick<CellSpec, 'suite' | 'id'>,
+  source: CellSource,
+  flags: ReproduceFlags = {},
+): string {
   return shellQuote([
     'returnpath',
     'run',
@@ -31,11 +47,18 @@ export function runLine(cell: Pick<CellSpec, 'suite' | 'id'>, source: CellSource
     cell.suite,
     '--grep',
     `${escapeRegExp(cell.id)}:`,
+    ...(flags.cni ?? []),
+    ...(flags.kubeProxyMode ? ['--kube-proxy', 'real', ...nftables(flags)] : []),
   ]);
 }
 
 /** `returnpath lab up --cell S/ID --run-id RUN` */
-export function labUpLine(cell: Pick<CellSpec, 'suite' | 'id'>, runId: string, source: CellSource): string {
+export function labUpLine(
+  cell: Pick<CellSpec, 'suite' | 'id'>,
+  runId: string,
+  source: CellSource,
+  flags: ReproduceFlags = {},
+): string {
   return shellQuote([
     'returnpath',
     'lab',
@@ -45,6 +68,8 @@ export function labUpLine(cell: Pick<CellSpec, 'suite' | 'id'>, runId: string, s
     cellRef(cell),
     '--run-id',
     runId,
+    ...(flags.cni ?? []),
+    ...(flags.kubeProxyMode ? ['--kubernetes', ...nftables(flags)] : []),
   ]);
 }
 
@@ -82,10 +107,11 @@ export function reproduceLines(
   flow: ResolvedFlow,
   runId: string,
   source: CellSource,
+  flags: ReproduceFlags = {},
 ): string[] {
   return [
-    runLine(cell, source),
-    labUpLine(cell, runId, source),
+    runLine(cell, source, flags),
+    labUpLine(cell, runId, source, flags),
     probeLine(cell, flow, runId),
     `returnpath lab dump ${runId}`,
     `returnpath lab down ${runId}`,

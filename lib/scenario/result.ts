@@ -2,6 +2,9 @@
  * The result of one cell, as written to results.json (schemas/results.schema.json describes it).
  * Plain data: produced by the cell runner, consumed by the report writers and the baseline diff.
  */
+import type { KubeProxyRun } from '../kube-proxy/implementation.js';
+
+export type { KubeProxyRun };
 
 export type ConfigValue = string | number | boolean;
 
@@ -133,6 +136,15 @@ export interface CellResult {
   durationMs: number;
   /** For status `error`: what broke (infrastructure, not the probed outcome). */
   error?: string;
+  /** Cells whose topology has Services: which kube-proxy wrote their rules. */
+  kubeProxy?: KubeProxyRun;
+  /** Which implementation of each component the cell ran with (absent in results before it existed). */
+  implementation?: Implementation;
+}
+
+export interface Implementation {
+  /** The nodes' CNI: `emulated vpc-cni`, `real vpc-cni v1.23.2`, several joined by `; `. */
+  cni: string;
 }
 
 export interface SuiteSummary {
@@ -163,6 +175,8 @@ export interface RunResults {
   /** `running` while cells are still being written; `interrupted` when the run stopped early. */
   state: 'running' | 'complete' | 'interrupted';
   host: { kernel: string; node: string; platform: string };
+  /** The returnpath that made the run (absent in results of versions before 0.1.0's provenance). */
+  returnpath?: { version: string; commit: string | null; dirty: boolean };
   selection: { suites: string[]; grep?: string };
   suites: SuiteSummary[];
   /** Every selected cell, in run order (absent in files written before it existed). */

@@ -14,8 +14,19 @@ import { nlbCollisions, type CollisionFinding } from '../evidence/collision.js';
 import type { LabAgents } from '../lab/agents.js';
 import type { PlanContributor } from '../lab/build-plan.js';
 import type { Lab } from '../lab/lab.js';
-import type { Topology } from '../model/topology.js';
+import { realCni, type Topology } from '../model/topology.js';
+import { describeCni } from '../cni/index.js';
+import { realCniNotes } from '../cni/real/notes.js';
+import { CniStageError } from '../cni/real/stage.js';
+import { EnvironmentError, ValidationError } from '../errors.js';
 import { NlbControl } from '../nlb/control.js';
+import { emulatedRun } from '../kube-proxy/implementation.js';
+import { ComponentDiedError } from '../kube/component-process.js';
+import type { KubeEnvironment, SlotLease } from '../kube/environment.js';
+import type { ProxyMode } from '../kube-proxy/config.js';
+import type { LabKube } from '../kube/lab-kube.js';
+import type { KubernetesStage } from '../kube/stage.js';
+import { WaitTimeoutError } from '../kube/wait.js';
 import { decide, judge, tally, type Verdict } from '../verdict/index.js';
 import type { Outcome } from '../traffic/outcome.js';
 import {
@@ -28,7 +39,7 @@ import {
   type ChaosBounds,
 } from './cell.js';
 import { partition } from '../chaos/summary.js';
-import { cellLabUp, type CellLab } from './cell-lab.js';
+import { cellLabUp, cellPlan, type CellLab } from './cell-lab.js';
 import {
   combine,
   evidenceCheck,
@@ -45,9 +56,9 @@ import {
 import { RATE_CAP_BATCHES } from './derive.js';
 import { sourceAddresses, type ResolvedFlow } from './flow.js';
 import { missEvidence, missesExpectation, type AttemptRecord, type HealthLine } from './misses.js';
-import { reproduceLines, type CellSource } from './reproduce.js';
+import { reproduceLines, runLine, type CellSource, type ReproduceFlags } from './reproduce.js';
 import { runChaos } from './run-chaos.js';
-import type { CellResult, CheckResult, EvidenceFinding } from './result.js';
+import type { CellResult, CheckResult, EvidenceFinding, Implementation } from './result.js';
 
 export interface RunCellOptions {
   runner?: CommandRunner;
@@ -57,8 +68,19 @@ export interface RunCellOptions {
    * (`returnpath lab up --file F --cell S/ID`).
    */
   source?: CellSource;
+  /** Called with the live lab once it is up and settled, just before the probe (tests). */
+  beforeProbe?: (lab: Lab, kube?: LabKube) => Promise<void>;
   /** Called with the live lab after the probe, before teardown (tests, `--keep` style inspection). */
-  inspect?: (lab: Lab) => Promise<void>;
+  inspect?: (lab: Lab, kube?: LabKube) => Promise<void>;
+  /**
+   * Real Kubernetes: a cell whose topology has Services runs on a slot of this environment's
+   * control plane, with the real kube-proxy in every node (instead of the emulated rules).
+   */
+  kube?: KubeEnvironment;
+  /** The real kube-proxy's mode (default: the environment's). */
+  kubeProxyMode?: ProxyMode;
+  /** The VPC CNI flags the reproduce lines repeat (`--cni real`, `--cni-bin DIR`). */
+  cniFlags?: readonly string[];
 }
 
 export const DEADLINE_MS = 250;
@@ -126,6 +148,8 @@ async function probeFlow(agents: LabAgents, cell: CellSpec, flow: ResolvedFlow):
 function base(
   cell: CellSpec,
   startedAt: Date,
+  source: CellSource,
+  flags: ReproduceFlags,
 ): Omit<CellResult, 'status' | 'reason' | 'checks' | 'durationMs'> {
   return {
     suite: cell.suite,
@@ -144,7 +168,8 @@ function base(
     rates: {},
     sourcesSeen: {},
     evidence: [],
-    reproduce: [],
+    // A cell that ends in an error before its lab is up still says how to run it again.
+    reproduce: [runLine(cell, source, flags)],
     startedAt: startedAt.toISOString(),
   };
 }
@@ -157,6 +182,11 @@ function ownResets(cell: CellSpec, flow: ResolvedFlow, findings: EvidenceFinding
       ? { ...f, summary: `${f.summary} (the probe closes every connection it held with a reset)` }
       : f,
   );
+}
+
+/** Which implementation the cell's nodes ran with (for results and baseline comparisons). */
+export function implementationOf(topology: Topology): Implementation {
+  return { cni: [...new Set(topology.nodes.map((n) => describeCni(n.cni)))].join('; ') };
 }
 
 /** NLB health as evidence: a node that did not settle, and every health change while probing. */
@@ -181,21 +211,57 @@ function healthFindings(
 export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promise<CellResult> {
   const startedAt = new Date();
   const t0 = performance.now();
-  const result = base(cell, startedAt);
+  const source = opts.source ?? { kind: 'builtin' };
+  const flags: ReproduceFlags = { ...(opts.cniFlags && { cni: opts.cniFlags }) };
+  const result = base(cell, startedAt, source, flags);
   let cl: CellLab | undefined;
+  let lease: SlotLease | undefined;
+  let out: CellResult;
+  const failed = (e: unknown): CellResult => {
+    const message = e instanceof Error ? e.message : String(e);
+    return {
+      ...result,
+      status: 'error',
+      reason: message.split('\n')[0]!,
+      checks: [],
+      error: message,
+      durationMs: Math.round(performance.now() - t0),
+    };
+  };
   try {
+    const plan = cellPlan(cell);
+    result.flow = plan.flow.label;
+    result.implementation = implementationOf(plan.topology);
+    const real = opts.kube !== undefined && plan.topology.services.length > 0;
+    if (real) lease = await opts.kube!.lease();
+    if (plan.topology.services.length > 0)
+      result.kubeProxy = real
+        ? opts.kube!.run(plan.topology.kubeProxy.detectLocal, opts.kubeProxyMode)
+        : emulatedRun(plan.topology.kubeProxy.detectLocal);
+    let stage: KubernetesStage | undefined;
     cl = await pRetry(
-      () =>
-        cellLabUp(cell, {
+      () => {
+        stage = lease?.stage(opts.kubeProxyMode);
+        return cellLabUp(cell, {
           ...(opts.runner && { runner: opts.runner }),
           ...(opts.contributors && { contributors: opts.contributors }),
-        }),
-      { retries: 2, minTimeout: 200 },
+          ...(stage && { kubeStage: stage }),
+        });
+      },
+      // A dead component, a condition never met, bad input or a failing real CNI (it says why) are
+      // not worth a retry.
+      { retries: 2, minTimeout: 200, shouldRetry: ({ error }) => !notRetried(error) },
     );
-    const { lab, topology, flow, agents } = cl;
-    result.flow = flow.label;
-    result.reproduce = reproduceLines(cell, flow, lab.runId, opts.source ?? { kind: 'builtin' });
+    const { lab, topology, flow, agents, kube, guarded } = cl;
+    if (kube) flags.kubeProxyMode = kube.mode;
+    result.reproduce = reproduceLines(cell, flow, lab.runId, source, flags);
+    await opts.beforeProbe?.(lab, kube);
     const hosts = lab.hosts.map((h) => lab.host(h.id));
+    const realNodes = new Set(topology.nodes.filter((n) => realCni(n.cni)).map((n) => `node/${n.name}`));
+    const evidenceOpts = { rules: true, nft: (h: string) => realNodes.has(h), ...nftDrops(lab, kube) };
+    const notes: EvidenceFinding[] = realNodes.size
+      ? (await realCniNotes(lab, topology)).map((n) => ({ kind: 'note', ...n }))
+      : [];
     const probeFrom = Date.now();
     const done = (
       checks: CheckResult[],
@@ -214,7 +280,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
         attempts: t.total,
         counts: { ...t.counts },
         rates: rateSummaries(t),
-        evidence: [...ownResets(cell, flow, findingsOf(deltas, more)), ...health.findings],
+        evidence: [...notes, ...ownResets(cell, flow, findingsOf(deltas, more)), ...health.findings],
         ...extra,
         reproduce: [...result.reproduce, ...(extra.reproduce ?? [])],
         durationMs: Math.round(performance.now() - t0),
@@ -222,8 +288,8 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
     };
     if (cell.chaos) {
       const chaos = cell.chaos;
-      const m = await measure(hosts, () => runChaos(lab, agents, chaos, flow), { rules: true });
-      await opts.inspect?.(lab);
+      const m = await guarded(measure(hosts, () => runChaos(lab, agents, chaos, flow, kube), evidenceOpts));
+      await opts.inspect?.(lab, kube);
       const checks = [
         ...(cell.expect.outcome ? [outcomeCheck(judge(cell.expect.outcome, tally(m.result.outcomes)))] : []),
         ...m.result.checks,
@@ -234,38 +300,65 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
         timeline: m.result.timeline,
       });
       const misses = await chaosMisses(cl, chaos.bounds, m.result.timeline, probeFrom);
-      return misses.length ? { ...r, misses } : r;
+      out = misses.length ? { ...r, misses } : r;
+    } else {
+      const m = await guarded(measure(hosts, () => probeFlow(agents, cell, flow), evidenceOpts));
+      const more = { collisions: await collisionsOf(cl) };
+      await opts.inspect?.(lab, kube);
+      const checks = checksOf(cell, topology, flow, m.result, m.deltas, more);
+      const r = done(
+        checks,
+        m.result.attempts.map((a) => a.outcome),
+        m.deltas,
+        {
+          sourcesSeen: sourcesSeen(
+            m.result.attempts.map((a) => ({ outcome: a.outcome as Outcome, peer: a.peer })),
+          ),
+        },
+        more,
+      );
+      const misses = await conformanceMisses(cl, cell, topology, flow, m.result.attempts, probeFrom);
+      out = misses.length ? { ...r, misses } : r;
     }
-    const m = await measure(hosts, () => probeFlow(agents, cell, flow), { rules: true });
-    const more = { collisions: await collisionsOf(cl) };
-    await opts.inspect?.(lab);
-    const checks = checksOf(cell, topology, flow, m.result, m.deltas, more);
-    const r = done(
-      checks,
-      m.result.attempts.map((a) => a.outcome),
-      m.deltas,
-      {
-        sourcesSeen: sourcesSeen(
-          m.result.attempts.map((a) => ({ outcome: a.outcome as Outcome, peer: a.peer })),
-        ),
-      },
-      more,
-    );
-    const misses = await conformanceMisses(cl, cell, topology, flow, m.result.attempts, probeFrom);
-    return misses.length ? { ...r, misses } : r;
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    return {
-      ...result,
-      status: 'error',
-      reason: message.split('\n')[0]!,
-      checks: [],
-      error: message,
-      durationMs: Math.round(performance.now() - t0),
-    };
-  } finally {
-    await cl?.lab.down();
+    out = failed(e);
   }
+  // Teardown: the lab (kube-proxies, the cell's Kubernetes objects, namespaces), then the slot.
+  try {
+    await cl?.lab.down();
+  } catch (e) {
+    const message = `teardown: ${e instanceof Error ? e.message : String(e)}`;
+    out =
+      out.status === 'error'
+        ? { ...out, error: `${out.error}\n${message}` }
+        : { ...failed(new Error(message)), ...pick(out) };
+  } finally {
+    lease?.release();
+  }
+  return out;
+}
+
+/** The real kube-proxy in nftables mode drops in `ip kube-proxy`, whose rules count nothing. */
+function nftDrops(lab: Lab, kube: LabKube | undefined): { nftablesDrops?: Map<string, string> } {
+  if (kube?.mode !== 'nftables') return {};
+  return {
+    nftablesDrops: new Map(lab.hosts.filter((h) => h.kind === 'node').map((h) => [h.id, 'ip kube-proxy'])),
+  };
+}
+
+/** What a finished measurement keeps when its teardown fails afterwards. */
+function pick(r: CellResult): Partial<CellResult> {
+  return { attempts: r.attempts, counts: r.counts, rates: r.rates, checks: r.checks, evidence: r.evidence };
+}
+
+function notRetried(e: unknown): boolean {
+  return (
+    e instanceof ComponentDiedError ||
+    e instanceof WaitTimeoutError ||
+    e instanceof CniStageError ||
+    e instanceof ValidationError ||
+    e instanceof EnvironmentError
+  );
 }
 
 function checksOf(

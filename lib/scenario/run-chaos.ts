@@ -10,6 +10,7 @@ import { runTimeline } from '../chaos/timeline.js';
 import type { LabAgents } from '../lab/agents.js';
 import type { Lab } from '../lab/lab.js';
 import { NlbControl } from '../nlb/control.js';
+import type { LabKube } from '../kube/lab-kube.js';
 import type { ChaosSpec } from './cell.js';
 import { timelineChecks, type NlbTakeOut } from './chaos-checks.js';
 import type { ResolvedFlow } from './flow.js';
@@ -97,8 +98,9 @@ export async function runChaos(
   agents: LabAgents,
   chaos: ChaosSpec,
   flow: ResolvedFlow,
+  kube?: LabKube,
 ): Promise<ChaosRun> {
-  const ctx = labChaosContext(lab, { agents });
+  const ctx = labChaosContext(lab, { agents, ...(kube && { kube }) });
   const ends = chaos.bounds.endsWhenUnhealthy;
   // An effect that lasts until the NLB reacts: hold the faults until it has (a condition, not a
   // time a busy machine may overrun), and a little longer, so that attempts after it are seen.

@@ -7,7 +7,7 @@
  * problem is reported with its path in the file.
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readTextInput } from '../files.js';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ValidationError, type ValidationProblem } from '../errors.js';
@@ -50,7 +50,7 @@ export function isSuiteDocument(data: unknown): boolean {
 }
 
 export async function loadSuiteFile(path: string): Promise<SuiteSpec> {
-  return expandSuite(parseDocument(await readFile(path, 'utf8'), path), { path });
+  return expandSuite(parseDocument(await readTextInput(path, 'suite file'), path), { path });
 }
 
 /** Synchronously, as the catalog loads the built-in suites when it is imported. */

@@ -87,13 +87,36 @@ describe('derived failure shares', () => {
     expect(m).to.include({ hairpin: true, forwardedWithClientSource: false });
   });
 
-  it('seed 001 with Local policy: only a local endpoint on another node answers through the NLB', () => {
+  const local = (detectLocal: 'none' | 'clusterCIDR', endpoints?: string[]) => {
     const doc = example('seed-001-hairpin');
     doc['services'][0]['externalTrafficPolicy'] = 'Local';
     doc['services'][0]['healthCheckNodePort'] = 32468;
-    const m = failureModel(doc, 'nginx-nlb', 'netshoot', 80);
+    if (endpoints) doc['services'][0]['endpoints'] = endpoints;
+    doc['cluster'] = { ...doc['cluster'], kubeProxy: { detectLocal } };
+    return failureModel(doc, 'nginx-nlb', 'netshoot', 80);
+  };
+
+  it('seed 001, Local, clusterCIDR detector: only a local endpoint on another node answers through the NLB', () => {
+    const m = local('clusterCIDR');
     expect(m.share).to.be.closeTo(7 / 9, 1e-9); // 1 - (2/3 × 1/3)
-    expect(m.forwardedWithClientSource).to.equal(true);
+    expect(m).to.include({ hairpin: true, forwardedWithClientSource: true });
+    // No endpoint on the client's node: it fails its health check; half the flows go to the other remote endpoint.
+    expect(local('clusterCIDR', ['nginx-2', 'nginx-3'])).to.deep.equal({
+      share: 0.5,
+      hairpin: false,
+      forwardedWithClientSource: true,
+    });
+  });
+
+  it('seed 001, Local, no detector (EKS): each node sends the pod source to its own endpoint', () => {
+    const m = local('none');
+    expect(m.share).to.be.closeTo(1 / 3, 1e-9);
+    expect(m).to.include({ hairpin: true, forwardedWithClientSource: false });
+    expect(local('none', ['nginx-2', 'nginx-3'])).to.deep.equal({
+      share: 0,
+      hairpin: false,
+      forwardedWithClientSource: false,
+    });
   });
 
   it('seed 004: cross-zone off pins the zone-a NLB node on the client node; preservation off clears it', () => {
