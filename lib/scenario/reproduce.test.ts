@@ -30,4 +30,33 @@ describe('reproduce lines', () => {
       'returnpath lab probe abc123 laptop tcp 198.51.100.204,198.51.100.205 80 --deadline 250 --attempts 12',
     );
   });
+
+  it('a cell that ran on real components repeats how, on run and on lab up --cell', () => {
+    const cell = suiteById('baseline').cells.find((c) => c.id === 'nlb.ip')!;
+    const flow = resolveFlow(validateTopology(cell.topology), cell.flow);
+    const [run, up] = reproduceLines(
+      cell,
+      flow,
+      'abc123',
+      { kind: 'builtin' },
+      {
+        cni: ['--cni', 'real'],
+        kubeProxyMode: 'nftables',
+      },
+    );
+    expect(run).to.equal(
+      "returnpath run --suite baseline --grep 'nlb\\.ip:' --cni real --kube-proxy real --kube-proxy-mode nftables",
+    );
+    expect(up).to.equal(
+      'returnpath lab up --cell baseline/nlb.ip --run-id abc123 --cni real --kubernetes --kube-proxy-mode nftables',
+    );
+    const [, iptablesUp] = reproduceLines(
+      cell,
+      flow,
+      'abc123',
+      { kind: 'builtin' },
+      { kubeProxyMode: 'iptables' },
+    );
+    expect(iptablesUp).to.equal('returnpath lab up --cell baseline/nlb.ip --run-id abc123 --kubernetes');
+  });
 });
