@@ -44,7 +44,7 @@ describe('packaging: npm pack, installed into an empty folder', function () {
   });
   after(async () => tmp && rm(tmp, { recursive: true, force: true }));
 
-  it('packs the built CLI, its suites, schemas and examples, and no tests', () => {
+  it('packs the built CLI, its suites, schemas, examples and Go helper sources, and no tests', () => {
     expect(files).to.include.members([
       'bin/returnpath.js',
       'dist/build-info.json',
@@ -54,10 +54,14 @@ describe('packaging: npm pack, installed into an empty folder', function () {
       'dist/lib/traffic/worker.js',
       'schemas/results.schema.json',
       'examples/seed-003-baseline.yaml',
+      // `components build` compiles returnpath's own Go helpers from these sources.
+      'lib/components/go/vpc-cni-node/main.go',
+      'lib/components/go/cni-exec/main.go',
       'package.json',
       'README.md',
     ]);
-    expect(files.filter((f) => /\.test\.js$|\.ts$|^lib\/|node_modules/.test(f))).to.deep.equal([]);
+    const sourceOnly = (f: string): boolean => /^lib\//.test(f) && !/^lib\/components\/go\/.*\.go$/.test(f);
+    expect(files.filter((f) => /\.test\.js$|\.ts$|node_modules/.test(f) || sourceOnly(f))).to.deep.equal([]);
   });
 
   it('installs into an empty folder and works: --version, validate, run --list, a cell as root', async () => {
