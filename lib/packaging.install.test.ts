@@ -44,7 +44,7 @@ describe('packaging: npm pack, installed into an empty folder', function () {
   });
   after(async () => tmp && rm(tmp, { recursive: true, force: true }));
 
-  it('packs the built CLI, its suites, schemas and examples, and no tests', () => {
+  it('packs the built CLI, its suites, schemas, examples and Go helper sources, and no tests', () => {
     expect(files).to.include.members([
       'bin/returnpath.js',
       'dist/build-info.json',
@@ -54,6 +54,9 @@ describe('packaging: npm pack, installed into an empty folder', function () {
       'dist/lib/traffic/worker.js',
       'schemas/results.schema.json',
       'examples/seed-003-baseline.yaml',
+      // `components build` compiles returnpath's own Go helpers from these sources.
+      'lib/components/go/vpc-cni-node/main.go',
+      'lib/components/go/cni-exec/main.go',
       'package.json',
       'README.md',
     ]);

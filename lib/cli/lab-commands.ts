@@ -269,6 +269,9 @@ async function buildLab({
       });
   } catch (e) {
     await kube?.controlPlane.stop();
+    // Ctrl-C reaches the whole foreground group: a command the build ran may have died of it. The
+    // failed build was torn down; the user asked for exactly that.
+    if (interrupted()) return 130;
     throw e;
   }
   if (interrupted()) {

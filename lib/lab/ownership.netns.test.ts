@@ -120,6 +120,8 @@ describe('lab ownership (real namespaces, own state directories)', function () {
   });
 
   it('lab up interrupted while building (Ctrl-C to its group) removes what it built and exits 130', async () => {
+    // Only the state this lab up creates counts (a lab an earlier test left must not trigger the signal).
+    const earlier = new Set(await readdir(dir));
     const child = spawn(process.execPath, [CLI, 'lab', 'up', example('seed-004-cross-zone')], {
       cwd: REPO,
       env,
@@ -132,7 +134,7 @@ describe('lab ownership (real namespaces, own state directories)', function () {
     const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
     let runId: string | undefined;
     while (!runId) {
-      runId = (await readdir(dir)).find((f) => /^[0-9a-f]{6}\.json$/.test(f))?.slice(0, 6);
+      runId = (await readdir(dir)).find((f) => /^[0-9a-f]{6}\.json$/.test(f) && !earlier.has(f))?.slice(0, 6);
       if (child.exitCode !== null) throw new Error('lab up ended before it was interrupted');
       if (!runId) await sleep(5);
     }
