@@ -46,6 +46,9 @@ export interface RealKubeProxyOptions {
   timeoutMs?: number;
 }
 
+/** Restarts allowed while kube-proxy starts (before its first sync), as the kubelet would. */
+export const KUBE_PROXY_START_RESTARTS = 3;
+
 export class RealKubeProxy {
   private constructor(
     readonly nodeName: string,
@@ -111,12 +114,20 @@ export class RealKubeProxy {
       argv: o.exec.wrap([o.binary, `--config=${config}`, `--hostname-override=${o.nodeName}`, '--v=2']),
       logFile: join(o.dir, 'kube-proxy.log'),
       detached: o.detached ?? false,
+      // The DaemonSet's pod restarts when kube-proxy crashes at start (an upstream start-up race,
+      // see ComponentProcessOptions); once it has synced, an exit ends the cell as an error.
+      restartsBeforeReady: KUBE_PROXY_START_RESTARTS,
     });
     return new RealKubeProxy(o.nodeName, proc, relay, healthzSocket, metricsSocket);
   }
 
   components(): ComponentProcess[] {
     return [this.process, this.relay];
+  }
+
+  /** It has written the lab's rules once: from now on an exit is a death, not a restart. */
+  markSynced(): void {
+    this.process.markReady();
   }
 
   /** kube-proxy's /healthz (200 once it has synced and keeps syncing), through the relay. */

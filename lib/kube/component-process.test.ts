@@ -48,6 +48,49 @@ describe('component processes and waits', () => {
     expect(p.running).to.equal(false);
   });
 
+  it('a component that crashes before it is ready is restarted (as the kubelet would); after markReady an exit is a death', async () => {
+    const marker = join(dir, 'crashed-once');
+    // Crashes on its first start (as kube-proxy v1.36.3's start-up race does), then runs.
+    const script =
+      `const fs = require('node:fs'); if (!fs.existsSync(${JSON.stringify(marker)})) ` +
+      `{ fs.writeFileSync(${JSON.stringify(marker)}, ''); console.error('panic: nil handler'); process.exit(2); } ` +
+      `console.log('up'); setInterval(() => {}, 1000);`;
+    const p = ComponentProcess.start({
+      name: 'flaky',
+      argv: [process.execPath, '-e', script],
+      logFile: join(dir, 'flaky.log'),
+      restartsBeforeReady: 3,
+    });
+    await waitFor(async () => (p.lastLines().includes('up') ? done(true) : notYet('starting')), {
+      what: 'start',
+      components: [p],
+      timeoutMs: 10_000,
+    });
+    expect(p.restarts).to.equal(1);
+    expect(p.lastLines().join('\n')).to.match(
+      /flaky exited \(code 2\) before it was ready; restarted \(1 of 3\)/,
+    );
+    p.markReady();
+    const death = p.died().catch((e: unknown) => e);
+    process.kill(p.pid, 'SIGKILL');
+    const e = await death;
+    expect(e).to.be.instanceOf(ComponentDiedError);
+    expect((e as Error).message).to.match(/^flaky exited \(signal SIGKILL\)/);
+    expect(p.restarts).to.equal(1);
+  });
+
+  it('a component that keeps crashing before it is ready dies after its last restart', async () => {
+    const p = ComponentProcess.start({
+      name: 'crashes',
+      argv: [process.execPath, '-e', "console.error('panic'); process.exit(2)"],
+      logFile: join(dir, 'crashes.log'),
+      restartsBeforeReady: 2,
+    });
+    const e = await p.died().catch((err: unknown) => err);
+    expect(e).to.be.instanceOf(ComponentDiedError);
+    expect(p.restarts).to.equal(2);
+  });
+
   it('a wait that never holds times out saying what it saw; a CheckFailed ends it at once', async () => {
     try {
       await waitFor(async () => notYet('2 of 3 endpoints'), { what: 'EndpointSlices', timeoutMs: 50 });

@@ -4,7 +4,7 @@
  * and its last lines can be read when it dies), stopped with SIGTERM then SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs';
 import { spawnOwnGroup } from '../exec/children.js';
 import { processStartTime, type ProcessIdentity } from '../exec/process-identity.js';
 
@@ -17,6 +17,14 @@ export interface ComponentProcessOptions {
   cwd?: string;
   /** Survives this process (a lab left up by `lab up`). */
   detached?: boolean;
+  /**
+   * Restarted, at most this many times, when it exits before `markReady()`, as the kubelet
+   * restarts a crashed container (default 0). For upstream start-up races: kube-proxy v1.36.3 can
+   * panic in `NodeConfig.handleChangeNode` when its node informer (already started) delivers the
+   * first Add while `RegisterEventHandler` appends to the handler list. After `markReady()` an exit
+   * is a death (`died()` rejects): a component that fails while a cell measures is a finding.
+   */
+  restartsBeforeReady?: number;
 }
 
 export interface ExitInfo {
@@ -42,28 +50,40 @@ export class ComponentDiedError extends Error {
 export class ComponentProcess {
   readonly name: string;
   readonly logFile: string;
+  /** The final exit (after any restarts). */
   readonly exited: Promise<ExitInfo>;
+  private child: ChildProcess;
   private exitInfo: ExitInfo | undefined;
+  private resolveExited!: (e: ExitInfo) => void;
   private stopping = false;
+  private ready = false;
+  private restartCount = 0;
 
-  private constructor(
-    private readonly child: ChildProcess,
-    opts: ComponentProcessOptions,
-  ) {
+  private constructor(private readonly opts: ComponentProcessOptions) {
     this.name = opts.name;
     this.logFile = opts.logFile;
-    this.exited = new Promise((resolve) => {
-      const done = (code: number | null, signal: NodeJS.Signals | null): void => {
-        this.exitInfo ??= { code, signal };
-        resolve(this.exitInfo);
-      };
-      child.once('exit', done);
-      child.once('error', () => done(null, null));
-    });
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+    this.child = this.spawnChild();
   }
 
   static start(opts: ComponentProcessOptions): ComponentProcess {
+    return new ComponentProcess(opts);
+  }
+
+  /** How many times it was restarted before it was ready. */
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  /** It did what it starts for (kube-proxy: its first sync): from now on an exit is a death. */
+  markReady(): void {
+    this.ready = true;
+  }
+
+  private spawnChild(): ChildProcess {
+    const opts = this.opts;
     const fd = openSync(opts.logFile, 'a');
+    let child: ChildProcess;
     try {
       const [file, ...args] = opts.argv;
       const options = {
@@ -73,15 +93,38 @@ export class ComponentProcess {
       };
       // Its own process group either way: a Ctrl-C to the terminal's group must not kill the
       // control plane under the cells in flight (the run stops it in order, or a second signal does).
-      const child = opts.detached
+      child = opts.detached
         ? spawn(file!, args, { ...options, detached: true })
         : spawnOwnGroup(file!, args, options);
-      const p = new ComponentProcess(child, opts);
       if (opts.detached) child.unref();
-      return p;
     } finally {
       closeSync(fd);
     }
+    let settled = false;
+    const done = (code: number | null, signal: NodeJS.Signals | null, spawnFailed: boolean): void => {
+      if (settled) return;
+      settled = true;
+      if (!spawnFailed && this.mayRestart()) {
+        this.restartCount++;
+        const how = signal ? `signal ${signal}` : `code ${code}`;
+        appendFileSync(
+          opts.logFile,
+          `returnpath: ${this.name} exited (${how}) before it was ready; restarted ` +
+            `(${this.restartCount} of ${opts.restartsBeforeReady}), as the kubelet restarts a crashed container\n`,
+        );
+        this.child = this.spawnChild();
+        return;
+      }
+      this.exitInfo ??= { code, signal };
+      this.resolveExited(this.exitInfo);
+    };
+    child.once('exit', (code, signal) => done(code, signal, false));
+    child.once('error', () => done(null, null, true));
+    return child;
+  }
+
+  private mayRestart(): boolean {
+    return !this.stopping && !this.ready && this.restartCount < (this.opts.restartsBeforeReady ?? 0);
   }
 
   get pid(): number {

@@ -126,6 +126,13 @@ export class KubernetesStage implements LabStage {
       ...(this.o.timeoutMs && { timeoutMs: this.o.timeoutMs }),
     });
     await live.waitSynced();
+    for (const kp of kubeProxies) {
+      kp.markSynced();
+      if (kp.process.restarts > 0)
+        log(
+          `kube-proxy on ${kp.nodeName} crashed at start and was restarted ${kp.process.restarts}x (see ${kp.process.logFile})`,
+        );
+    }
     log(`kube-proxy synced on ${kubeProxies.length} nodes`);
     this.live = live;
   }
