@@ -4,11 +4,11 @@
  * CHECKOUT --out DIR`) implies `--cni real` for its generation; the other generation runs the
  * pinned real build.
  */
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { findBuilt, vpcCni, vpcCniLegacy } from '../components/index.js';
 import { EnvironmentError } from '../errors.js';
-import { VPC_CNI_BUILD_FILES, type UserBuildManifest } from '../cni/real/build.js';
+import { missingFiles, VPC_CNI_BUILD_FILES, type UserBuildManifest } from '../cni/real/build.js';
 import type { CellSpec } from '../scenario/cell.js';
 import {
   usesVpcCni,
@@ -29,15 +29,7 @@ export async function cniChoice(
   if (cni === 'emulated')
     throw new UsageError(command, '--cni-bin', 'runs a real build: drop --cni emulated');
   const dir = resolve(cniBin);
-  const missing: string[] = [];
-  for (const f of VPC_CNI_BUILD_FILES)
-    if (
-      !(await access(join(dir, f)).then(
-        () => true,
-        () => false,
-      ))
-    )
-      missing.push(f);
+  const missing = await missingFiles(dir, VPC_CNI_BUILD_FILES);
   if (missing.length > 0)
     throw new UsageError(
       command,

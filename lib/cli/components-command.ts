@@ -56,17 +56,14 @@ async function build(a: Args): Promise<number> {
   const out = a.string('out');
   if (source !== undefined || out !== undefined) return buildSource(names, source, out);
   const selected = names.length ? names.map(componentNamed) : COMPONENTS;
-  const abort = new AbortController();
-  const onSignal = (): void => abort.abort();
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   const t0 = performance.now();
-  try {
+  return interruptible(async (signal) => {
     console.log(`components: ${selected.map((c) => c.name).join(', ')} (cache: ${cacheRoot()}/components)`);
     for (const c of selected) {
       const r = await buildComponent(c, {
         log: (l) => console.log(`  ${l}`),
         force: a.flag('force'),
-        signal: abort.signal,
+        signal,
       });
       const how =
         r.state === 'built'
@@ -76,6 +73,21 @@ async function build(a: Args): Promise<number> {
             : 'installed (Debian package)';
       console.log(`${r.name} ${r.version}: ${how} -> ${r.dir}`);
     }
+    console.log(`components ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return 0;
+  });
+}
+
+/**
+ * Runs a build with Ctrl-C (or SIGTERM) aborting its child processes: an interrupted build exits
+ * 130 and keeps nothing half-built (the store removes its temporary directories).
+ */
+async function interruptible(work: (signal: AbortSignal) => Promise<number>): Promise<number> {
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    return await work(abort.signal);
   } catch (e) {
     if (abort.signal.aborted) {
       console.error('components build: interrupted; nothing half-built was kept');
@@ -85,8 +97,6 @@ async function build(a: Args): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
-  console.log(`components ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  return 0;
 }
 
 /** `components build vpc-cni --source CHECKOUT --out DIR`: one component from the user's checkout. */
@@ -98,26 +108,12 @@ async function buildSource(names: string[], source?: string, out?: string): Prom
         '(missing)',
       `--source CHECKOUT --out DIR build one component (${SOURCE_BUILDABLE.join(' or ')}) from your checkout`,
     );
-  const abort = new AbortController();
-  const onSignal = (): void => abort.abort();
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-  try {
-    const r = await buildFromSource(names[0]!, source, out, {
-      log: (l) => console.log(`  ${l}`),
-      signal: abort.signal,
-    });
+  return interruptible(async (signal) => {
+    const r = await buildFromSource(names[0]!, source, out, { log: (l) => console.log(`  ${l}`), signal });
     console.log(`${r.name} from ${source}: built in ${r.seconds.toFixed(1)} s -> ${r.dir}`);
     console.log(`next: returnpath run --cni-bin ${out}`);
     return 0;
-  } catch (e) {
-    if (abort.signal.aborted) {
-      console.error('components build: interrupted; nothing half-built was kept');
-      return 130;
-    }
-    throw e;
-  } finally {
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-  }
+  });
 }
 
 async function list(): Promise<number> {

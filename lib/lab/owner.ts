@@ -4,6 +4,7 @@
  * alive but started at another time (or in another boot) is another process: the owner is gone.
  */
 import { readFileSync } from 'node:fs';
+import { processStartTime } from '../exec/process-identity.js';
 
 export interface ProcessIdentity {
   pid: number;
@@ -21,26 +22,9 @@ export function bootId(): string {
   }
 }
 
-/** Field 22 of a /proc/PID/stat line (the command name in field 2 may contain spaces and parens). */
-export function startTicksOf(statLine: string): number | undefined {
-  const close = statLine.lastIndexOf(')');
-  if (close < 0) return undefined;
-  // Fields from 3 (state) on, after "pid (comm) ".
-  const fields = statLine.slice(close + 2).split(' ');
-  const v = Number(fields[22 - 3]);
-  return Number.isSafeInteger(v) ? v : undefined;
-}
-
 /** The identity of a running process, or undefined when there is no such process. */
 export function identityOf(pid: number): ProcessIdentity | undefined {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
-  let line: string;
-  try {
-    line = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const startTicks = startTicksOf(line);
+  const startTicks = processStartTime(pid);
   return startTicks === undefined ? undefined : { pid, startTicks, bootId: bootId() };
 }
 

@@ -17,6 +17,19 @@ export const VPC_CNI_BUILD_FILES = [
   'rpc/rpc.proto',
 ] as const;
 
+/** Which of `files` (relative paths) `dir` lacks. */
+export async function missingFiles(dir: string, files: readonly string[]): Promise<string[]> {
+  const present = await Promise.all(
+    files.map((f) =>
+      access(join(dir, f)).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  return files.filter((_, i) => !present[i]);
+}
+
 export interface VpcCniBuild {
   profile: VpcCniSpec['profile'];
   dir: string;
@@ -46,17 +59,9 @@ export async function resolveVpcCniBuild(cni: VpcCniSpec, path: string): Promise
     };
   }
   const dir = cni.build;
-  const missing: string[] = [];
   // The current generation's conflist chains egress-cni after aws-cni (EKS's 10-aws.conflist).
   const needed = cni.profile === 'vpc-cni' ? [...VPC_CNI_BUILD_FILES, 'bin/egress-cni'] : VPC_CNI_BUILD_FILES;
-  for (const f of needed)
-    if (
-      !(await access(join(dir, f)).then(
-        () => true,
-        () => false,
-      ))
-    )
-      missing.push(f);
+  const missing = await missingFiles(dir, needed);
   if (missing.length > 0)
     throw new ValidationError('topology', [
       {
