@@ -82,7 +82,13 @@ export function newResultsRunId(now = new Date()): string {
   return `${stamp}-${Math.random().toString(16).slice(2, 6)}`;
 }
 
-const STATUS = { pass: 'pass', fail: 'FAIL', inconclusive: 'INCONCLUSIVE', error: 'ERROR' } as const;
+const STATUS = {
+  pass: 'pass',
+  fail: 'FAIL',
+  inconclusive: 'INCONCLUSIVE',
+  error: 'ERROR',
+  skipped: 'skip',
+} as const;
 
 /** `connected 100%`, or the commonest other outcome: `timeout 33%`. */
 function mainRate(r: CellResult): string {

@@ -8,7 +8,14 @@ import type { CellResult, CellStatus, RunResults } from '../scenario/result.js';
 import { cellKey, oneLine, orderOutcomes, rateOf, rateText } from './cell-text.js';
 import { parseResults } from './schema.js';
 
-export type ChangeKind = 'regression' | 'improvement' | 'status-change' | 'rate-change' | 'new' | 'missing';
+export type ChangeKind =
+  | 'regression'
+  | 'improvement'
+  | 'status-change'
+  | 'rate-change'
+  | 'new'
+  | 'missing'
+  | 'skipped';
 
 export interface Change {
   kind: ChangeKind;
@@ -86,6 +93,12 @@ function compareCell(old: CellResult, cell: CellResult): Change | undefined {
   const statuses = { before: old.status, after: cell.status };
   const impl = implementationChange(old, cell);
   const note = impl ? ` (${impl})` : '';
+  // Not run here (or not in the baseline): no verdict to compare, neither regression nor improvement.
+  if ((old.status === 'skipped') !== (cell.status === 'skipped'))
+    return changeOf('skipped', cell, {
+      ...statuses,
+      detail: cell.status === 'skipped' ? `skipped now: ${cell.reason}` : `skipped in the baseline: ${old.reason}`,
+    });
   if (old.status !== cell.status) {
     const kind =
       old.status === 'pass' ? 'regression' : cell.status === 'pass' ? 'improvement' : 'status-change';
@@ -120,6 +133,7 @@ const KIND_ORDER: readonly ChangeKind[] = [
   'regression',
   'status-change',
   'missing',
+  'skipped',
   'rate-change',
   'new',
   'improvement',

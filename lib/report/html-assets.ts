@@ -1,7 +1,7 @@
 /** The inline stylesheet and script of report.html (no external assets). */
 
 export const STYLE = `
-:root { --pass: #1a7f37; --fail: #cf222e; --inconclusive: #9a6700; --error: #57606a; --line: #d0d7de;
+:root { --pass: #1a7f37; --fail: #cf222e; --inconclusive: #9a6700; --error: #57606a; --skipped: #8c959f; --line: #d0d7de;
   --muted: #57606a; --bg-soft: #f6f8fa; --works: #dafbe1; --works-ink: #116329; --broken: #ffe1dd;
   --broken-ink: #a40e26; font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', sans-serif; }
 body { margin: 0; color: #1f2328; }
@@ -62,6 +62,7 @@ aside#panel { display: none; position: sticky; top: 0; height: 100vh; overflow-y
   border-left: 1px solid var(--line); box-shadow: -4px 0 16px rgba(0,0,0,.06); }
 .panel-open aside#panel { display: block; }
 .details { display: none; padding: 0 18px 24px; }
+.s-skipped { border-color: var(--skipped); border-style: dashed; background: #f6f8fa; color: var(--muted); }
 .details.open { display: block; }
 .details h3 { margin: 14px 0 2px; font-size: 16px; padding-right: 36px; }
 .details h4 { margin: 14px 0 4px; font-size: 14px; }

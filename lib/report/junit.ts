@@ -1,6 +1,6 @@
 /**
  * JUnit XML for CI: one <testsuite> per suite, one <testcase> per cell. fail and inconclusive are
- * failures (type = the status), error is an error. The failure body says what was expected and
+ * failures (type = the status), error is an error, skipped is <skipped> with the reason. The failure body says what was expected and
  * seen; <system-out> carries the rest of the cell. Deterministic: same results, same bytes.
  */
 import { describeMiss } from '../scenario/misses.js';
@@ -30,7 +30,7 @@ export function renderJunit(results: RunResults): string {
     tests: results.cells.length,
     failures: all.fail + all.inconclusive,
     errors: all.error,
-    skipped: 0,
+    skipped: all.skipped,
     time: seconds(totalMs(results.cells)),
     timestamp: results.startedAt,
   };
@@ -68,7 +68,7 @@ function testsuite(id: string, cells: readonly CellResult[], props: string): str
     tests: cells.length,
     failures: totals.fail + totals.inconclusive,
     errors: totals.error,
-    skipped: 0,
+    skipped: totals.skipped,
     time: seconds(totalMs(cells)),
     ...(cells[0] ? { timestamp: cells[0].startedAt } : {}),
   };
@@ -86,6 +86,8 @@ function testcase(cell: CellResult, name: string): string {
     lines.push(element('failure', { message: cell.reason, type: cell.status }, failureBody(cell)));
   } else if (cell.status === 'error') {
     lines.push(element('error', { message: statusReason(cell), type: 'error' }, failureBody(cell)));
+  } else if (cell.status === 'skipped') {
+    lines.push(`      <skipped${attributes({ message: cell.reason })}/>`);
   }
   lines.push(element('system-out', {}, systemOut(cell)), '    </testcase>');
   return lines.join('\n');

@@ -25,7 +25,9 @@ export const RESULTS_SCHEMA_ID = 'https://returnpath.dev/schemas/results.schema.
 const count = z.number().int().min(0);
 const proportion = z.number().min(0).max(1);
 const isoTime = z.iso.datetime({ offset: true });
-const status = z.enum(['pass', 'fail', 'inconclusive', 'error']);
+const status = z
+  .enum(['pass', 'fail', 'inconclusive', 'error', 'skipped'])
+  .describe('`skipped`: the cell cannot run where the run happened; `reason` says why (nothing measured).');
 
 const ConfigValueSchema = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -217,7 +219,13 @@ const RunObject = z.object({
     .optional()
     .describe('Every selected cell in run order; cells without a result did not run (interrupted).'),
   cells: z.array(CellResultSchema),
-  totals: z.object({ pass: count, fail: count, inconclusive: count, error: count }),
+  totals: z.object({
+    pass: count,
+    fail: count,
+    inconclusive: count,
+    error: count,
+    skipped: count.default(0).describe('Absent in results written before cells could be skipped.'),
+  }),
 });
 
 export const RunResultsSchema = RunObject.superRefine((run, ctx) => {

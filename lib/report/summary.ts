@@ -16,7 +16,13 @@ export interface SummaryOptions {
   color?: boolean;
 }
 
-const ANSI: Record<CellStatus, string> = { pass: '32', fail: '31', inconclusive: '33', error: '35' };
+const ANSI: Record<CellStatus, string> = {
+  pass: '32',
+  fail: '31',
+  inconclusive: '33',
+  error: '35',
+  skipped: '36',
+};
 
 export function renderSummary(results: RunResults, opts: SummaryOptions = {}): string {
   // Zero counts stay plain: colour draws the eye to what happened.
@@ -42,7 +48,8 @@ export function renderSummary(results: RunResults, opts: SummaryOptions = {}): s
     line(header, false),
     ...rows.map((r) => line(r, true)),
   ];
-  const failing = results.cells.filter((c) => c.status !== 'pass');
+  const failing = results.cells.filter((c) => c.status !== 'pass' && c.status !== 'skipped');
+  const skipped = results.cells.filter((c) => c.status === 'skipped');
   if (failing.length > 0) {
     const keyWidth = Math.max(...failing.map((c) => cellKey(c).length));
     const statusWidth = Math.max(...failing.map((c) => c.status.length));
@@ -51,6 +58,11 @@ export function renderSummary(results: RunResults, opts: SummaryOptions = {}): s
       const status = paint(c.status, c.status.padEnd(statusWidth));
       out.push(`  ${cellKey(c).padEnd(keyWidth)}  ${status}  ${oneLine(statusReason(c))}`.trimEnd());
     }
+  }
+  if (skipped.length > 0) {
+    const keyWidth = Math.max(...skipped.map((c) => cellKey(c).length));
+    out.push('', 'skipped (could not run here):');
+    for (const c of skipped) out.push(`  ${cellKey(c).padEnd(keyWidth)}  ${oneLine(c.reason)}`.trimEnd());
   }
   return out.join('\n') + '\n';
 }

@@ -11,7 +11,11 @@ export type ConfigValue = string | number | boolean;
 /** A cell's configuration: the matrix dimensions and their values, e.g. `{ rp_filter: 1, cni: 'vpc-cni' }`. */
 export type Configuration = Readonly<Record<string, ConfigValue>>;
 
-export type CellStatus = 'pass' | 'fail' | 'inconclusive' | 'error';
+/**
+ * `skipped`: the cell cannot run where the run happens (a cluster whose nodes it would have to
+ * change, or that lacks what it needs); `reason` says why. Nothing was measured.
+ */
+export type CellStatus = 'pass' | 'fail' | 'inconclusive' | 'error' | 'skipped';
 
 export interface RateSummary {
   /** Attempts with this outcome. */

@@ -174,11 +174,11 @@ describe('traffic agent across a veth pair (netns)', function () {
   it('redoes an attempt with the probe CLI', async () => {
     const cli = fileURLToPath(new URL('./probe-cli.js', import.meta.url));
     const spec = { kind: 'tcp', host: pair.addrB, port: 8080, deadlineMs: 300 } as const;
-    const ok = await pair.a.run(probeCliArgv(process.execPath, cli, spec));
+    const ok = await pair.a.run(probeCliArgv([process.execPath, cli], spec));
     expect(ok.stdout).to.match(
       new RegExp(`^#0 connected .*server=web server-saw=${pair.addrA.replace(/\./g, '\\.')}:\\d+ `),
     );
-    const refused = await pair.a.run(probeCliArgv(process.execPath, cli, { ...spec, port: 8081 }), {
+    const refused = await pair.a.run(probeCliArgv([process.execPath, cli], { ...spec, port: 8081 }), {
       allowFailure: true,
     });
     expect(refused.code).to.equal(1);
