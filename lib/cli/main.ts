@@ -13,6 +13,7 @@ import {
 } from '../errors.js';
 import { describeProvenance } from '../version.js';
 import { certifyDecl, collectDecl } from './certify-commands.js';
+import { cleanDecl } from './clean-command.js';
 import { componentsGroup } from './components-command.js';
 import {
   commandUsage,
@@ -58,6 +59,7 @@ export const COMMANDS: readonly (CommandDecl | CommandGroup)[] = [
   demoDecl,
   validateDecl,
   labGroup,
+  cleanDecl,
   componentsGroup,
 ];
 

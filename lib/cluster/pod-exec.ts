@@ -143,9 +143,19 @@ class ExecProcess extends EventEmitter implements HostProcess {
     let status: V1Status | undefined;
     const stdin = withStdin ? this.stdin : null;
     exec
-      .exec(pod.namespace, pod.name, pod.container, [...argv], this.stdout, this.stderr, stdin, false, (s) => {
-        status = s;
-      })
+      .exec(
+        pod.namespace,
+        pod.name,
+        pod.container,
+        [...argv],
+        this.stdout,
+        this.stderr,
+        stdin,
+        false,
+        (s) => {
+          status = s;
+        },
+      )
       .then(
         (ws) => {
           this.ws = ws;

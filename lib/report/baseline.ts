@@ -9,13 +9,7 @@ import { cellKey, oneLine, orderOutcomes, rateOf, rateText } from './cell-text.j
 import { parseResults } from './schema.js';
 
 export type ChangeKind =
-  | 'regression'
-  | 'improvement'
-  | 'status-change'
-  | 'rate-change'
-  | 'new'
-  | 'missing'
-  | 'skipped';
+  'regression' | 'improvement' | 'status-change' | 'rate-change' | 'new' | 'missing' | 'skipped';
 
 export interface Change {
   kind: ChangeKind;
@@ -97,7 +91,8 @@ function compareCell(old: CellResult, cell: CellResult): Change | undefined {
   if ((old.status === 'skipped') !== (cell.status === 'skipped'))
     return changeOf('skipped', cell, {
       ...statuses,
-      detail: cell.status === 'skipped' ? `skipped now: ${cell.reason}` : `skipped in the baseline: ${old.reason}`,
+      detail:
+        cell.status === 'skipped' ? `skipped now: ${cell.reason}` : `skipped in the baseline: ${old.reason}`,
     });
   if (old.status !== cell.status) {
     const kind =

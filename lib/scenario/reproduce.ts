@@ -23,6 +23,8 @@ export interface ReproduceFlags {
   cni?: readonly string[];
   /** On real Kubernetes, with the real kube-proxy in this mode. */
   kubeProxyMode?: ProxyMode;
+  /** On a cluster: `['--kubeconfig', FILE, '--context', C]`. */
+  cluster?: readonly string[];
 }
 
 const nftables = (f: ReproduceFlags): string[] =>
@@ -49,6 +51,7 @@ export function runLine(
     `${escapeRegExp(cell.id)}:`,
     ...(flags.cni ?? []),
     ...(flags.kubeProxyMode ? ['--kube-proxy', 'real', ...nftables(flags)] : []),
+    ...(flags.cluster ?? []),
   ]);
 }
 

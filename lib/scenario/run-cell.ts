@@ -11,7 +11,7 @@ import type { CommandRunner } from '../exec/command.js';
 import { measure, type HostDelta } from '../evidence/probe.js';
 import { listConntrack } from '../evidence/conntrack.js';
 import { nlbCollisions, type CollisionFinding } from '../evidence/collision.js';
-import type { LabAgents } from '../lab/agents.js';
+import type { TrafficAgent } from '../traffic/agent.js';
 import type { PlanContributor } from '../lab/build-plan.js';
 import type { Lab } from '../lab/lab.js';
 import { realCni, type Topology } from '../model/topology.js';
@@ -85,12 +85,17 @@ export interface RunCellOptions {
 
 export const DEADLINE_MS = 250;
 
-interface Probed {
+export interface Probed {
   attempts: AttemptRecord[];
   verdict: Verdict<Outcome>;
 }
 
-async function probeFlow(agents: LabAgents, cell: CellSpec, flow: ResolvedFlow): Promise<Probed> {
+/** Where a flow's client agent comes from: the lab's namespaces, or a cluster's pods. */
+export interface AgentSource {
+  get(hostRef: string): Promise<TrafficAgent>;
+}
+
+export async function probeFlow(agents: AgentSource, cell: CellSpec, flow: ResolvedFlow): Promise<Probed> {
   const agent = await agents.get(flow.client);
   const attempts: AttemptRecord[] = [];
   let batches = 0;
@@ -145,7 +150,7 @@ async function probeFlow(agents: LabAgents, cell: CellSpec, flow: ResolvedFlow):
   return { attempts, verdict: judge(e, tally(outcomes)) };
 }
 
-function base(
+export function base(
   cell: CellSpec,
   startedAt: Date,
   source: CellSource,
@@ -175,7 +180,11 @@ function base(
 }
 
 /** A probe that holds its connections closes them with a reset: say so on the client's reset finding. */
-function ownResets(cell: CellSpec, flow: ResolvedFlow, findings: EvidenceFinding[]): EvidenceFinding[] {
+export function ownResets(
+  cell: CellSpec,
+  flow: ResolvedFlow,
+  findings: EvidenceFinding[],
+): EvidenceFinding[] {
   if (!cell.flow.holdMs) return findings;
   return findings.map((f) =>
     f.kind === 'reset' && hostMatches(f.host, flow.client)
@@ -258,7 +267,11 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
     await opts.beforeProbe?.(lab, kube);
     const hosts = lab.hosts.map((h) => lab.host(h.id));
     const realNodes = new Set(topology.nodes.filter((n) => realCni(n.cni)).map((n) => `node/${n.name}`));
-    const evidenceOpts = { rules: true, nft: (h: string) => realNodes.has(h), ...nftDrops(lab, kube) };
+    const evidenceOpts = {
+      rules: true,
+      nft: (h: string) => realNodes.has(h),
+      ...nftDrops(lab.hosts, kube?.mode),
+    };
     const notes: EvidenceFinding[] = realNodes.size
       ? (await realCniNotes(lab, topology)).map((n) => ({ kind: 'note', ...n }))
       : [];
@@ -339,10 +352,13 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
 }
 
 /** The real kube-proxy in nftables mode drops in `ip kube-proxy`, whose rules count nothing. */
-function nftDrops(lab: Lab, kube: LabKube | undefined): { nftablesDrops?: Map<string, string> } {
-  if (kube?.mode !== 'nftables') return {};
+export function nftDrops(
+  hosts: readonly { id: string; kind: string }[],
+  mode: ProxyMode | undefined,
+): { nftablesDrops?: Map<string, string> } {
+  if (mode !== 'nftables') return {};
   return {
-    nftablesDrops: new Map(lab.hosts.filter((h) => h.kind === 'node').map((h) => [h.id, 'ip kube-proxy'])),
+    nftablesDrops: new Map(hosts.filter((h) => h.kind === 'node').map((h) => [h.id, 'ip kube-proxy'])),
   };
 }
 
@@ -361,7 +377,7 @@ function notRetried(e: unknown): boolean {
   );
 }
 
-function checksOf(
+export function checksOf(
   cell: CellSpec,
   topology: Topology,
   flow: ResolvedFlow,

@@ -79,11 +79,7 @@ export function countOutcomes(attempts: readonly Attempt[]): Record<Outcome, num
  * probe-cli argv for one attempt of spec (attempt: which one, for its source port); `command` is
  * what runs probe-cli on the host (`node .../probe-cli.js`, or the agent image's `returnpath-agent probe`).
  */
-export function probeCliArgv(
-  command: readonly string[],
-  spec: ProbeSpec,
-  attempt?: Attempt,
-): string[] {
+export function probeCliArgv(command: readonly string[], spec: ProbeSpec, attempt?: Attempt): string[] {
   const p = resolveProbe(spec);
   const argv = [...command, p.kind, p.host, String(p.port), '--deadline', String(p.deadlineMs)];
   if (p.answerMs !== defaultAnswerMs(p.kind, p.deadlineMs)) argv.push('--answer', String(p.answerMs));
