@@ -56,6 +56,8 @@ export function fitProblems(topology: Topology, facts: ClusterFacts): string[] {
   const out: string[] = [];
   const api = new Map(facts.nodes.map((n) => [n.name, n]));
   for (const n of topology.nodes) {
+    // A host without a CNI (seed 004's bastion) is an instance of the VPC, not a Kubernetes node.
+    if (n.cni.profile === 'none') continue;
     const a = api.get(n.name);
     if (!a) {
       out.push(
@@ -69,11 +71,18 @@ export function fitProblems(topology: Topology, facts: ClusterFacts): string[] {
       out.push(`node ${n.name}: address ${n.address}, the cluster's node has ${a.internalIP ?? 'none'}`);
     if (!a.ready) out.push(`node ${n.name}: not Ready`);
   }
-  // Instance targets are every node of the cluster: a cluster with more nodes is another NLB.
-  if (topology.loadBalancers.length > 0 && facts.nodes.length !== topology.nodes.length)
-    out.push(
-      `the cell's NLB targets ${topology.nodes.length} nodes; the cluster has ${facts.nodes.length} (instance targets are every node)`,
-    );
+  // The controller registers every node as an instance target (no target-node-labels here).
+  const all = facts.nodes.map((n) => n.name).sort();
+  for (const lb of topology.loadBalancers)
+    for (const l of lb.listeners) {
+      const tg = l.targetGroup;
+      if (tg.targetType !== 'instance') continue;
+      const targets = [...new Set(tg.targets.map((t) => t.name))].sort();
+      if (json(targets) !== json(all))
+        out.push(
+          `NLB ${lb.name}: instance targets ${targets.join(', ')}; the controller registers every node of the cluster: ${all.join(', ')}`,
+        );
+    }
   const d = facts.description;
   if (!d) {
     out.push(

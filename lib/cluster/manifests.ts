@@ -103,15 +103,22 @@ function frontedService(topology: Topology, lb: LoadBalancer): Service {
     );
   const l = lb.listeners[0]!;
   const tg = l.targetGroup;
+  const ports = new Set(tg.targets.map((t) => t.port));
   const svc = tg.service
     ? topology.services.find((s) => `${s.namespace}/${s.name}` === tg.service!.split(':')[0])
-    : topology.services.find(
-        (s) =>
-          s.endpoints.length === tg.targets.length &&
-          tg.targets.every(
-            (t) => s.endpoints.some((e) => e.name === t.name) && s.ports.some((p) => p.targetPort === t.port),
-          ),
-      );
+    : tg.targetType === 'instance'
+      ? // Instance targets listed by hand: the Service whose node port they are.
+        topology.services.find(
+          (s) => ports.size === 1 && s.ports.some((p) => p.nodePort !== undefined && ports.has(p.nodePort)),
+        )
+      : topology.services.find(
+          (s) =>
+            s.endpoints.length === tg.targets.length &&
+            tg.targets.every(
+              (t) =>
+                s.endpoints.some((e) => e.name === t.name) && s.ports.some((p) => p.targetPort === t.port),
+            ),
+        );
   if (!svc) throw new NotExpressible(`NLB ${lb.name}: no Service of the cell backs target group ${tg.name}`);
   if (!svc.ports.some((p) => p.port === l.port))
     throw new NotExpressible(
