@@ -121,6 +121,30 @@ const CASES: Record<number, Case[]> = {
     },
     { what: '--grep matching no cell', args: () => ['run', '--grep', 'no-cell-has-this-title'] },
     {
+      what: 'run --kubeconfig of a missing file',
+      args: (t) => ['run', '--kubeconfig', join(t.tmp, 'missing-kubeconfig'), '--suite', 'baseline'],
+      check: (r) => void expect(r.stderr).to.contain('no such file'),
+    },
+    {
+      what: 'run --kubeconfig of a cluster that cannot be reached',
+      args: (t) => ['run', '--kubeconfig', join(t.tmp, 'unreachable.kubeconfig'), '--suite', 'baseline'],
+      check: (r) => void expect(r.stderr).to.match(/https:\/\/127\.0\.0\.1:9 .*cannot be reached/),
+    },
+    {
+      what: 'run --kubeconfig with a context the file lacks',
+      args: (t) => ['run', '--kubeconfig', join(t.tmp, 'unreachable.kubeconfig'), '--context', 'nope'],
+      check: (r) => void expect(r.stderr).to.contain('--context nope: not in'),
+    },
+    {
+      what: 'usage: --context without --kubeconfig',
+      args: () => ['run', '--context', 'x', '--suite', 'baseline'],
+    },
+    {
+      what: 'usage: --kube-proxy with --kubeconfig (the cluster runs its own)',
+      args: (t) => ['run', '--kubeconfig', join(t.tmp, 'unreachable.kubeconfig'), '--kube-proxy', 'real'],
+    },
+    { what: 'usage: clean without --kubeconfig', args: () => ['clean'] },
+    {
       what: 'a run id in use',
       args: (t) => ['run', '--grep', 'seed001', '--results', t.results, '--run-id', 'taken'],
     },
@@ -195,6 +219,20 @@ describe('exit codes: the README table, row by row (the built CLI)', function ()
     await mkdir(t.nodeOnly);
     await symlink(process.execPath, join(t.nodeOnly, 'node'));
     await writeFile(join(t.tmp, 'empty.yaml'), '');
+    // Port 9 (discard) on loopback: nothing listens there.
+    await writeFile(
+      join(t.tmp, 'unreachable.kubeconfig'),
+      stringifyYaml({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          { name: 'c', cluster: { server: 'https://127.0.0.1:9', 'insecure-skip-tls-verify': true } },
+        ],
+        users: [{ name: 'u', user: { token: 'x' } }],
+        contexts: [{ name: 'ctx', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'ctx',
+      }),
+    );
     await writeFile(
       join(t.tmp, 'binary.yaml'),
       Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 0, 0, 0x1b, 0x5b, 0x32, 0x4a, 7]),
