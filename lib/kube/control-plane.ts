@@ -1,7 +1,7 @@
 /**
  * A real Kubernetes control plane on the host's loopback for one run: one etcd, and per
  * concurrency slot one kube-apiserver (its own --etcd-prefix) and one kube-controller-manager
- * running only the EndpointSlice and ServiceAccount controllers. Every cell that runs
+ * running only the EndpointSlice, ServiceAccount and Namespace controllers. Every cell that runs
  * on a slot has that slot's apiserver to itself (ClusterIPs and node ports of concurrent cells
  * would collide in one apiserver, and every kube-proxy sees every Service of its apiserver).
  *
@@ -242,7 +242,9 @@ export class ControlPlane {
             `--kubeconfig=${kcmConfig}`,
             // Not the ServiceCIDR controller: its finalizer holds a deleted ServiceCIDR for 10 s, and
             // without its Ready condition the apiserver's allocator takes a ServiceCIDR as ready.
-            '--controllers=endpointslice,serviceaccount',
+            // The Namespace controller empties and removes a deleted namespace (what `run --kubeconfig`
+            // and `clean --kubeconfig` wait for).
+            '--controllers=endpointslice,serviceaccount,namespace',
             '--use-service-account-credentials=true',
             `--service-account-private-key-file=${pki.saKey}`,
             `--root-ca-file=${pki.caCert}`,
