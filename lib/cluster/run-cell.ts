@@ -171,7 +171,8 @@ export async function runClusterCell(cell: CellSpec, o: ClusterCellOptions): Pro
   }
   let trafficAgents: ClusterAgents | undefined;
   try {
-    const nodes = plan.topology.nodes.map((n) => n.name);
+    // Kubernetes nodes only: a host without a CNI (a bastion) is an instance of the VPC.
+    const nodes = plan.topology.nodes.filter((n) => n.cni.profile !== 'none').map((n) => n.name);
     const nodeAgents = new Map(await Promise.all(nodes.map(async (n) => [n, await s.nodeAgent(n)] as const)));
     await s.create(label, objects);
     const pods = await s.waitPodsReady(objects.pods.map((p) => p.metadata!.name!));
