@@ -8,6 +8,7 @@ import { processStartTime } from '../exec/process-identity.js';
 import { ownerState } from './clean.js';
 import { effectiveTopology } from './effective.js';
 import { fitProblems, type ClusterFacts } from './fit.js';
+import { testbeds } from './testbed-topology.js';
 import { cellObjects, NotExpressible, RUN_LABEL, UNMANAGED_LB_CLASS } from './manifests.js';
 import { cellLabel, reportedHealth, TARGET_HEALTH_CONDITION } from './run-cell.js';
 
@@ -162,5 +163,31 @@ describe('kubeconfig backend: small parts', () => {
     expect(h?.get('nlb/x/az-a')?.get('80/node/node-a:30080')).to.equal(true);
     expect(reportedHealth(svc('{}', 'False'))).to.equal(undefined);
     expect(reportedHealth({})).to.equal(undefined);
+  });
+});
+
+describe("kubeconfig backend: returnpath's own test beds", () => {
+  it('groups the baseline and hairpin cells by the infrastructure they need, with every NLB placement they use', () => {
+    const cells = [...suiteById('baseline').cells, ...suiteById('nlb-hairpin').cells];
+    const beds = testbeds(cells);
+    expect(beds.map((b) => (b.doc['metadata'] as { name: string }).name)).to.deep.equal([
+      'seed-003-baseline',
+      'seed-001-hairpin',
+      'seed-001-hairpin',
+      'seed-004-cross-zone',
+    ]);
+    expect(beds.reduce((n, b) => n + b.cells.length, 0)).to.equal(cells.length);
+    const baseline = validateTopology(beds[0]!.doc, 'bed');
+    expect(baseline.loadBalancers.map((l) => l.name).sort()).to.deep.equal([
+      'nlb-cluster',
+      'nlb-ip',
+      'nlb-ip-preserve',
+      'nlb-local',
+    ]);
+    // Every cell fits the bed made for it.
+    for (const b of beds) {
+      const t = validateTopology(b.doc, 'bed');
+      for (const c of b.cells) expect(fitProblems(topo(c), factsOf(t)), c.id).to.deep.equal([]);
+    }
   });
 });
