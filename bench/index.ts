@@ -3,6 +3,7 @@
  * machine. The VPC CNI component's cold build (last) takes several minutes on 2 cores.
  */
 import { labUnavailable } from '../lib/lab/environment.js';
+import { benchCluster } from './cluster.js';
 import { benchKube } from './kube.js';
 import { benchLab } from './lab.js';
 import { benchBuild, benchRealLab } from './real-cni.js';
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
   Object.assign(rows, await benchTraffic());
   Object.assign(rows, await benchRun());
   Object.assign(rows, await benchKube());
+  Object.assign(rows, await benchCluster());
   Object.assign(rows, await benchBuild());
   const width = Math.max(...Object.keys(rows).map((k) => k.length));
   for (const [k, v] of Object.entries(rows)) console.log(`${k.padEnd(width)}  ${v}`);
