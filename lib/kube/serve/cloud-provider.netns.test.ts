@@ -6,17 +6,27 @@
  * pods, gets its NLB and address, and the hairpin from the in-cluster client flips with
  * preserve_client_ip.
  */
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Service } from '@kubernetes/client-node';
+import {
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Event,
+  type V1Service,
+} from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { LabAgents } from '../../lab/agents.js';
-import { Lab } from '../../lab/lab.js';
-import { validateTopology } from '../../model/topology.js';
+import { Lab, LabHandle } from '../../lab/lab.js';
+import { loadTopology, validateTopology } from '../../model/topology.js';
+import { TrafficAgent } from '../../traffic/agent.js';
 import { ANNOTATION } from '../../nlb/annotations.js';
 import { nlbContributor } from '../../nlb/plan.js';
-import type { ClusterApi } from '../cluster-api.js';
+import { ClusterApi } from '../cluster-api.js';
 import { KubeEnvironment, type SlotLease } from '../environment.js';
 import { requireKube } from '../test-support.js';
 import { done, notYet, waitFor } from '../wait.js';
@@ -232,5 +242,116 @@ describe('the lab cloud provider (LoadBalancer Services with the AWS Load Balanc
     // web-2 has preservation on again: the hairpin is back.
     const r = await probe(60);
     expect(r.counts.timeout, r.reproduce).to.be.greaterThan(0);
+  });
+});
+
+describe('the lab cloud provider on a lab left up by lab up --kubernetes (its NLB agents run on alone)', function () {
+  this.timeout(300_000);
+  before(async function () {
+    await requireKube(this);
+  });
+
+  const cli = (args: string[]): Promise<{ code: number; out: string }> =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, [`${repo}bin/returnpath.js`, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('exit', (code) => resolve({ code: code ?? 1, out }));
+    });
+
+  it('restarts the detached agents with the Service configuration: the NLB forwards, preservation off', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rp-p13-'));
+    const agents: TrafficAgent[] = [];
+    let runId: string | undefined;
+    let provider: LabCloudProvider | undefined;
+    let api: ClusterApi | undefined;
+    try {
+      const doc = parse(await readFile(`${repo}examples/seed-001-hairpin.yaml`, 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      doc['services'] = [];
+      (doc['loadBalancers'] as Record<string, unknown>[])[0]!['targetGroups'] = [
+        { name: 'nodes', targetType: 'instance', targets: [{ node: 'node-1', port: 31468 }] },
+      ];
+      const file = join(dir, 'pool.yaml');
+      await writeFile(file, stringify(doc));
+      const up = await cli(['lab', 'up', file, '--kubernetes']);
+      expect(up.code, up.out).to.equal(0);
+      runId = /^run ([0-9a-f]{6}):/m.exec(up.out)![1]!;
+      const kubeconfig = /^kubeconfig: (\S+)$/m.exec(up.out)![1]!;
+      const handle = await LabHandle.attach(runId);
+      const nlbHost = 'nlb/nginx-nlb/eu-west-1a';
+      const agentPids = async (): Promise<string> =>
+        (
+          await handle.host(nlbHost).run(['pgrep', '-f', 'lib/nlb/node-agent.js'], { allowFailure: true })
+        ).stdout.trim();
+      const before = await agentPids();
+      expect(before, 'the NLB node agent lab up left running').to.match(/^\d+$/);
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfig);
+      api = new ClusterApi(kc);
+      for (const name of ['nginx-1', 'nginx-2', 'nginx-3']) {
+        const a = await TrafficAgent.start(handle.host(name), { name });
+        agents.push(a);
+        await a.startServer({ name, kind: 'tcp', port: 80 });
+        await api.core.patchNamespacedPod(
+          { name, namespace: 'default', body: { metadata: { labels: { app: 'nginx' } } } },
+          mergePatch,
+        );
+      }
+      provider = new LabCloudProvider({ api, lab: handle, topology: await loadTopology(file) });
+      await provider.start();
+      const svc = parse(
+        await readFile(`${repo}examples/nlb-service-lbc-annotations.yaml`, 'utf8'),
+      ) as V1Service;
+      svc.metadata!.namespace = 'default';
+      svc.metadata!.annotations![ANNOTATION.targetGroupAttributes] = 'preserve_client_ip.enabled=false';
+      await api.core.createNamespacedService({ namespace: 'default', body: svc });
+      const c = await waitFor(
+        async () => {
+          const s = await api!.core.readNamespacedService({
+            name: svc.metadata!.name!,
+            namespace: 'default',
+          });
+          const cond = s.status?.conditions?.find((x) => x.type === HEALTH_CONDITION);
+          const h = cond?.status === 'True' ? (JSON.parse(cond.message) as Record<string, boolean>) : {};
+          const n = Object.values(h).filter((v) => v === true).length;
+          return n === 3 ? done(h) : notYet(JSON.stringify(s.status));
+        },
+        { what: 'every target healthy', timeoutMs: 90_000 },
+      );
+      expect(Object.keys(c)).to.have.length(3);
+      const after = await agentPids();
+      expect(after).to.match(/^\d+$/);
+      expect(after, 'the agent was restarted').to.not.equal(before);
+      const client = await TrafficAgent.start(handle.host('netshoot'), { name: 'netshoot' });
+      agents.push(client);
+      const r = await client.probe({ kind: 'tcp', host: VIP, port: 80, attempts: 40, deadlineMs: 400 });
+      expect(r.counts.connected, r.reproduce).to.equal(40);
+      await api.core.deleteNamespacedService({ name: svc.metadata!.name!, namespace: 'default' });
+      await waitFor(
+        async () =>
+          (await api!.core.listNamespacedService({ namespace: 'default' })).items.some(
+            (s) => s.metadata?.name === svc.metadata!.name,
+          )
+            ? notYet('still there')
+            : done(true),
+        { what: 'the Service to be deleted (finalizer removed)', timeoutMs: 60_000 },
+      );
+      // Released: no agent, no listener.
+      expect(await agentPids()).to.equal('');
+    } finally {
+      await provider?.stop();
+      for (const a of agents) await a.close().catch(() => undefined);
+      if (runId) {
+        const down = await cli(['lab', 'down', runId]);
+        expect(down.code, down.out).to.equal(0);
+      }
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
