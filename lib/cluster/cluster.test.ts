@@ -159,8 +159,11 @@ describe('kubeconfig backend: small parts', () => {
         ],
       },
     });
-    const h = reportedHealth(svc(JSON.stringify({ 'nlb/x/az-a': { '80/node/node-a:30080': true } })));
-    expect(h?.get('nlb/x/az-a')?.get('80/node/node-a:30080')).to.equal(true);
+    const h = reportedHealth(
+      svc(JSON.stringify({ '80/node/node-a:30080': true, '80/node/node-b:30080': null })),
+    );
+    expect(h?.get('80/node/node-a:30080')).to.equal(true);
+    expect(h?.has('80/node/node-b:30080')).to.equal(false);
     expect(reportedHealth(svc('{}', 'False'))).to.equal(undefined);
     expect(reportedHealth({})).to.equal(undefined);
   });

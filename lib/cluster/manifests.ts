@@ -8,7 +8,8 @@
  */
 import type { V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { LoadBalancer, Service, Topology } from '../model/topology.js';
-import { serviceAnnotations } from './lbc-annotations.js';
+import { ValidationError } from '../errors.js';
+import { serviceAnnotations } from '../nlb/annotations.js';
 
 /** The agent image's entry point (lib/cluster/agent-cli.ts). */
 export const AGENT_COMMAND = 'returnpath-agent';
@@ -127,6 +128,32 @@ function frontedService(topology: Topology, lb: LoadBalancer): Service {
   return svc;
 }
 
+/**
+ * The AWS Load Balancer Controller's annotations for `lb` fronting `svc` (lib/nlb/annotations.ts),
+ * with a target group that lists its targets by hand named after the Service it fronts, and only
+ * the Kubernetes nodes as the nodes the controller registers (a host without a CNI is none).
+ */
+function annotationsOf(topology: Topology, lb: LoadBalancer, svc: Service): Record<string, string> {
+  const port = svc.ports.find((p) => p.port === lb.listeners[0]!.port)!;
+  const ref = `${svc.namespace}/${svc.name}:${port.name}`;
+  const asUser: LoadBalancer = {
+    ...lb,
+    listeners: lb.listeners.map((l) => ({ ...l, targetGroup: { ...l.targetGroup, service: ref } })),
+  };
+  const view: Topology = {
+    ...topology,
+    nodes: topology.nodes.filter((n) => n.cni.profile !== 'none'),
+    services: topology.services.map((x) => (x === svc ? { ...x, type: 'LoadBalancer' } : x)),
+  };
+  try {
+    return serviceAnnotations(view, asUser).metadata?.annotations ?? {};
+  } catch (e) {
+    if (e instanceof ValidationError)
+      throw new NotExpressible(e.problems.map((p) => `${p.path}: ${p.message}`).join('; '));
+    throw e;
+  }
+}
+
 export function cellObjects(topology: Topology, cell: string, o: ManifestOptions): CellObjects {
   const fronted = new Map<string, LoadBalancer>();
   for (const lb of topology.loadBalancers) {
@@ -183,7 +210,7 @@ export function cellObjects(topology: Topology, cell: string, o: ManifestOptions
         name: s.name,
         namespace: o.namespace,
         labels,
-        ...(lb && { annotations: serviceAnnotations(lb, lb.listeners[0]!.targetGroup) }),
+        ...(lb && { annotations: annotationsOf(topology, lb, s) }),
       },
       spec: {
         type,

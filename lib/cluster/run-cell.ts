@@ -25,6 +25,7 @@ import type { Outcome } from '../traffic/outcome.js';
 import { effectiveTopology, inNamespace } from './effective.js';
 import { fitProblems, type ClusterFacts } from './fit.js';
 import { AGENT_COMMAND, cellObjects, NotExpressible } from './manifests.js';
+import { HEALTH_CONDITION } from '../kube/serve/cloud-provider.js';
 import { PodExec } from './pod-exec.js';
 import type { ClusterSession } from './session.js';
 
@@ -39,7 +40,7 @@ export interface ClusterCellOptions {
 }
 
 /** The condition a cloud provider of returnpath's lab writes on a LoadBalancer Service. */
-export const TARGET_HEALTH_CONDITION = 'returnpath.dev/NLBTargetHealth';
+export const TARGET_HEALTH_CONDITION = HEALTH_CONDITION;
 
 /** Cell names as Kubernetes label values. */
 export function cellLabel(cell: Pick<CellSpec, 'suite' | 'id'>): string {
@@ -97,35 +98,40 @@ class ClusterAgents {
 }
 
 /**
- * The NLB's target health as its cloud reports it (returnpath's lab cloud: a condition on the
- * Service whose message is `{ "nlb/NAME/ZONE": { "PORT/TARGET": healthy } }`); undefined when the
- * cloud does not say (an EKS cluster: the ELB API, which returnpath does not call).
+ * The NLB's target health as its cloud reports it: returnpath's lab cloud writes a condition on the
+ * Service (lib/kube/serve/cloud-provider.ts), status True once every NLB node checked every
+ * target, message `{ "PORT/TARGET": healthy on every node that checks it, or null }`; undefined
+ * until then, and from a cloud that does not say (EKS: the ELB API, which returnpath does not call).
  */
-export function reportedHealth(svc: V1Service): Map<string, Map<string, boolean>> | undefined {
+export function reportedHealth(svc: V1Service): Map<string, boolean> | undefined {
   const c = svc.status?.conditions?.find((x) => x.type === TARGET_HEALTH_CONDITION);
   if (!c || c.status !== 'True') return undefined;
   try {
-    const m = JSON.parse(c.message) as Record<string, Record<string, boolean>>;
-    return new Map(Object.entries(m).map(([k, v]) => [k, new Map(Object.entries(v))]));
+    const m = JSON.parse(c.message) as Record<string, boolean | null>;
+    return new Map(Object.entries(m).filter((e): e is [string, boolean] => typeof e[1] === 'boolean'));
   } catch {
     return undefined;
   }
 }
 
+/** Per NLB node, the health the topology implies, as one map: a target is healthy for every node that checks it. */
+function flatten(expected: ReadonlyMap<string, ReadonlyMap<string, boolean>>): Map<string, boolean> {
+  const out = new Map<string, boolean>();
+  for (const keys of expected.values()) for (const [k, h] of keys) out.set(k, h && (out.get(k) ?? true));
+  return out;
+}
+
 function healthMismatches(
-  expected: ReadonlyMap<string, ReadonlyMap<string, boolean>>,
-  got: ReadonlyMap<string, ReadonlyMap<string, boolean>>,
+  expected: ReadonlyMap<string, boolean>,
+  got: ReadonlyMap<string, boolean>,
 ): string[] {
   const out: string[] = [];
-  for (const [host, keys] of expected) {
-    const have = got.get(host);
-    for (const [k, healthy] of keys) {
-      const h = have?.get(k);
-      if (h !== healthy)
-        out.push(
-          `${host} ${k} ${h === undefined ? 'unknown' : h ? 'healthy' : 'unhealthy'}, expected ${healthy ? 'healthy' : 'unhealthy'}`,
-        );
-    }
+  for (const [k, healthy] of expected) {
+    const h = got.get(k);
+    if (h !== healthy)
+      out.push(
+        `${k} ${h === undefined ? 'unknown' : h ? 'healthy' : 'unhealthy'}, expected ${healthy ? 'healthy' : 'unhealthy'}`,
+      );
   }
   return out;
 }
@@ -205,7 +211,7 @@ export async function runClusterCell(cell: CellSpec, o: ClusterCellOptions): Pro
         (x) => x.metadata?.annotations?.['service.beta.kubernetes.io/aws-load-balancer-name'] === lb.name,
       );
       if (!svc) continue;
-      const want = new Map([...expected].filter(([k]) => k.startsWith(`nlb/${lb.name}/`)));
+      const want = flatten(new Map([...expected].filter(([k]) => k.startsWith(`nlb/${lb.name}/`))));
       try {
         await waitFor(
           async () => {
