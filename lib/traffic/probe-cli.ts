@@ -93,10 +93,11 @@ export function formatAttempt(a: Attempt): string {
   return parts.join(' ');
 }
 
-async function main(): Promise<number> {
+/** `probe-cli ARGS` (also `returnpath-agent probe ARGS`): exit 0 when every attempt connected. */
+export async function probeMain(args: readonly string[]): Promise<number> {
   let parsed: { spec: ProbeSpec; json: boolean };
   try {
-    parsed = parseProbeArgs(process.argv.slice(2));
+    parsed = parseProbeArgs(args);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
@@ -116,5 +117,5 @@ function runDirectly(): boolean {
 }
 
 if (runDirectly()) {
-  main().then((code) => process.exit(code));
+  void probeMain(process.argv.slice(2)).then((code) => process.exit(code));
 }
