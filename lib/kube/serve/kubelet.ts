@@ -352,8 +352,8 @@ export class LabKubelet {
     run.child = undefined;
     if (restarts(run.restartPolicy, exitCode)) {
       run.last = term;
-      run.restartCount++;
-      const wait = restartBackoffMs(run.restartCount);
+      // Counted when it starts again, as the kubelet counts.
+      const wait = restartBackoffMs(run.restartCount + 1);
       run.state = {
         kind: 'waiting',
         reason: 'CrashLoopBackOff',
@@ -363,7 +363,11 @@ export class LabKubelet {
       this.event(this.podRef(run), 'Warning', 'BackOff', run.state.message!);
       const timer = setTimeout(() => {
         run.timers.delete(timer);
-        this.enqueueRun(run, () => this.startContainer(run));
+        this.enqueueRun(run, async () => {
+          if (run.stopping) return;
+          run.restartCount++;
+          await this.startContainer(run);
+        });
       }, wait);
       run.timers.add(timer);
     } else {
