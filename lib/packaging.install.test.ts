@@ -47,6 +47,8 @@ describe('packaging: npm pack, installed into an empty folder', function () {
   it('packs the built CLI, its suites, schemas, examples and Go helper sources, and no tests', () => {
     expect(files).to.include.members([
       'bin/returnpath.js',
+      'bin/returnpath-agent.js',
+      'dist/lib/cluster/agent-cli.js',
       'dist/build-info.json',
       'dist/lib/cli/main.js',
       'dist/suites/catalog.js',
@@ -86,6 +88,10 @@ describe('packaging: npm pack, installed into an empty folder', function () {
     const version = await run(['--version']);
     expect(version.code, version.stderr).to.equal(0);
     expect(version.stdout).to.contain(`returnpath ${built.version} (commit ${built.commit ?? 'unknown'}`);
+    // The agent image's entry point, installed as a command of its own.
+    const agent = await runProgram('returnpath-agent', ['version'], { cwd: app, env });
+    expect(agent.code, agent.stderr).to.equal(0);
+    expect(agent.stdout).to.contain(`returnpath-agent ${built.version}`);
 
     const example = join(app, 'node_modules/returnpath/examples/seed-003-baseline.yaml');
     const validate = await run(['validate', example]);

@@ -3,6 +3,7 @@ import { ValidationError } from '../errors.js';
 import { SUITES } from '../../suites/catalog.js';
 import { findCell } from './lab-cell.js';
 import { main } from './main.js';
+import { runCli } from './cli-test-support.js';
 
 async function rejection(p: Promise<unknown>): Promise<ValidationError> {
   try {
@@ -64,5 +65,19 @@ describe('lab up --cell and lab probe (arguments)', () => {
       (await rejection(main(['lab', 'probe', 'abc123', 'laptop', 'tcp', '10.0.0.1', '80', '--close', 'x'])))
         .problems[0]!.message,
     ).to.match(/fin|rst/);
+  });
+
+  it('takes --serve only with --kubernetes and a topology FILE (exit 2, saying what to add)', async function () {
+    this.timeout(60_000);
+    const noKube = await rejection(main(['lab', 'up', 'examples/seed-003-baseline.yaml', '--serve']));
+    expect(noKube.problems[0]).to.deep.include({ value: '--serve' });
+    expect(noKube.problems[0]!.message).to.match(/add --kubernetes/);
+    const cell = await rejection(main(['lab', 'up', '--cell', 'baseline/nlb.ip', '--kubernetes', '--serve']));
+    expect(cell.problems[0]!.message).to.match(/applies to a topology FILE/);
+    const help = await runCli(['help', 'lab', 'up']);
+    expect(help.stdout).to.contain('--serve');
+    const exit = await runCli(['lab', 'up', 'examples/seed-003-baseline.yaml', '--serve']);
+    expect(exit.code).to.equal(2);
+    expect(exit.stderr).to.contain('--serve').and.contain('add --kubernetes');
   });
 });

@@ -4,17 +4,21 @@ import { EnvironmentError, ValidationError } from '../errors.js';
 import { labUnavailable } from '../lab/environment.js';
 import { CommandRunner } from '../exec/command.js';
 import { cleanLabs } from '../lab/clean.js';
-import { Lab, LabHandle, newRunId } from '../lab/lab.js';
+import { DIST_DIR, Lab, LabHandle, newRunId } from '../lab/lab.js';
+import { httpGet } from '../kube/http.js';
+import type { ServeConfig } from '../kube/serve/controller.js';
+import { serveSpec } from '../kube/serve/spec.js';
+import { done, notYet, waitFor } from '../kube/wait.js';
 import { RUN_ID } from '../lab/plan.js';
 import { listRunStates, readRunState, RunIdInUse, runStatus } from '../lab/state.js';
 import { loadTopology, type Topology } from '../model/topology.js';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProxyMode } from '../kube-proxy/config.js';
 import { ControlPlane } from '../kube/control-plane.js';
 import { KubeEnvironment } from '../kube/environment.js';
 import { controlPlaneProblems, KubernetesStage } from '../kube/stage.js';
-import { cleanControlPlanes, destroyKubeState, readKubeState } from '../kube/state.js';
+import { cleanControlPlanes, destroyKubeState, readKubeState, stopRecorded } from '../kube/state.js';
 import { nlbContributor } from '../nlb/plan.js';
 import { labContributors, labStages } from '../lab/contributors.js';
 import { dumpLab } from './lab-dump.js';
@@ -61,6 +65,12 @@ export const labGroup: CommandGroup = {
         {
           name: 'kubernetes',
           help: 'on a real control plane with the real kube-proxy in every node; prints a kubeconfig',
+        },
+        {
+          name: 'serve',
+          help:
+            'with --kubernetes: register only the Nodes, and leave a controller running that plays the ' +
+            "lab's kubelet (Pods created through the API run in the nodes' pod slots; exec works) until lab down",
         },
         {
           name: 'kube-proxy-mode',
@@ -170,6 +180,15 @@ async function labUp(a: Args): Promise<number> {
       `--kube-proxy-mode ${mode}`,
       'applies to the real kube-proxy: add --kubernetes',
     );
+  const serve = a.flag('serve');
+  if (serve && !kubernetes)
+    throw new UsageError(
+      'lab up',
+      '--serve',
+      'serves Pods and Services through a real control plane: add --kubernetes',
+    );
+  if (serve && cellRef !== undefined)
+    throw new UsageError('lab up', '--serve', "applies to a topology FILE, not to a cell's lab (--cell)");
   const cell =
     cellRef !== undefined
       ? await cellToBringUp(cellRef, {
@@ -209,6 +228,7 @@ async function labUp(a: Args): Promise<number> {
       runner,
       t0,
       kubernetes,
+      serve,
       mode,
       interrupted: () => interrupted,
       ...(cell && { cell }),
@@ -225,6 +245,8 @@ interface LabBuild {
   /** When the command started (performance.now()), for the "up in N ms" line. */
   t0: number;
   kubernetes: boolean;
+  /** Serve mode: Nodes only, and the controller (lab kubelet) left running. */
+  serve: boolean;
   mode: ProxyMode | undefined;
   /** Whether a Ctrl-C (or SIGTERM) came while building. */
   interrupted: () => boolean;
@@ -239,6 +261,7 @@ async function buildLab({
   runner,
   t0,
   kubernetes,
+  serve,
   mode,
   interrupted,
   cell,
@@ -247,7 +270,7 @@ async function buildLab({
   let lab: Lab;
   let cl: CellLab | undefined;
   try {
-    kube = kubernetes ? await upKubernetes(id, topology, mode ?? 'iptables') : undefined;
+    kube = kubernetes ? await upKubernetes(id, topology, mode ?? 'iptables', serve) : undefined;
     if (cell) {
       // The cell's servers (as processes of their own), its NLB agents settled on the health the
       // topology implies: its reproduce lines work until lab down.
@@ -263,10 +286,20 @@ async function buildLab({
         runId: id,
         persistent: true,
         runner,
-        contributors: kube && topology.services.length > 0 ? [nlbContributor] : labContributors(),
+        // Real kube-proxy writes the Services' rules (serve mode: the Services created through the API).
+        contributors: kube && (serve || topology.services.length > 0) ? [nlbContributor] : labContributors(),
         // The real CNI (if any) before real Kubernetes.
         stages: [...labStages(topology), ...(kube ? [kube.stage] : [])],
       });
+    if (kube && serve && !interrupted()) {
+      try {
+        await startServeController(kube.controlPlane, lab, topology);
+      } catch (e) {
+        await lab.destroy();
+        lab.release();
+        throw e;
+      }
+    }
   } catch (e) {
     await kube?.controlPlane.stop();
     // Ctrl-C reaches the whole foreground group: a command the build ran may have died of it. The
@@ -292,6 +325,13 @@ async function buildLab({
     console.log(
       `Kubernetes ${kube.controlPlane.version} at ${kube.controlPlane.slots[0]!.url}; real kube-proxy (${kube.stage.live?.mode} mode) in every node`,
     );
+    if (serve) {
+      const k = kube.controlPlane.kubeletEndpoint;
+      console.log(
+        `serve mode: Nodes only; the lab kubelet at https://${k.host}:${k.port} runs Pods bound to ${topology.nodes.map((n) => n.name).join(', ')} ` +
+          `(image returnpath/agent, command returnpath-agent ...) in ${topology.pods.length} pod slots; log ${join(kube.controlPlane.dir, 'logs', 'lab-controller.log')}`,
+      );
+    }
     console.log(`kubeconfig: ${kubeconfig}`);
     console.log(`  KUBECONFIG=${kubeconfig} kubectl get nodes,pods,svc,endpointslices -A`);
     console.log(`  returnpath lab exec ${lab.runId} ${topology.nodes[0]?.name ?? 'NODE'} -- iptables-save`);
@@ -305,11 +345,56 @@ async function buildLab({
   return 0;
 }
 
+/**
+ * Serve mode's controller (lib/kube/serve/controller.ts), recorded with the control plane (stopped
+ * by lab down and lab clean), ready once its kubelet answers /healthz with every role started.
+ */
+async function startServeController(cp: ControlPlane, lab: Lab, topology: Topology): Promise<void> {
+  const kubeconfig = join(cp.dir, 'kubeconfig');
+  await writeFile(kubeconfig, await cp.slots[0]!.kubeconfig('admin'), { mode: 0o600 });
+  const k = cp.kubeletEndpoint;
+  const config: ServeConfig = {
+    spec: serveSpec(lab.runId, topology),
+    kubeconfig,
+    kubelet: { ...k, cert: cp.pki.kubeletCert, key: cp.pki.kubeletKey, ca: cp.pki.caCert },
+    agentEntry: join(DIST_DIR, '..', 'bin', 'returnpath-agent.js'),
+    dir: join(cp.dir, 'serve'),
+  };
+  const file = join(cp.dir, 'serve.json');
+  await writeFile(file, JSON.stringify(config, null, 2), { mode: 0o600 });
+  const controller = await cp.startComponent('lab-controller', [
+    process.execPath,
+    join(DIST_DIR, 'lib/kube/serve/controller.js'),
+    file,
+  ]);
+  const tls = {
+    ca: await readFile(cp.pki.caCert),
+    cert: await readFile(cp.pki.client.admin.cert),
+    key: await readFile(cp.pki.client.admin.key),
+  };
+  await waitFor(
+    async () => {
+      const r = await httpGet(`https://${k.host}:${k.port}/healthz`, tls).catch((e: Error) => ({
+        status: 0,
+        body: e.message,
+      }));
+      return r.status === 200 ? done(true) : notYet(`${r.status} ${r.body}`);
+    },
+    {
+      what: `the lab controller (kubelet at https://${k.host}:${k.port})`,
+      components: [controller],
+      timeoutMs: 60_000,
+      maxIntervalMs: 100,
+    },
+  );
+}
+
 /** A control plane left up with the lab (`lab up --kubernetes`): detached, recorded under the run id. */
 async function upKubernetes(
   runId: string,
   topology: Topology,
   mode: ProxyMode,
+  serve = false,
 ): Promise<{ controlPlane: ControlPlane; stage: KubernetesStage }> {
   const problems = controlPlaneProblems(topology);
   if (problems.length)
@@ -330,6 +415,7 @@ async function upKubernetes(
     mode,
     baseDir: join(controlPlane.dir, 'cells'),
     detached: true,
+    serve,
     log: (l) => console.log(l),
   });
   return { controlPlane, stage };
@@ -370,7 +456,9 @@ async function labDown(a: Args): Promise<number> {
     const status = runStatus(handle.state);
     if (status.kind === 'in-use' && !a.flag('force')) throw new LabInUse(handle.runId, status.why);
   }
-  // kube-proxies go with the namespaces, then the control plane (controller-manager, apiserver, etcd).
+  // Serve mode's controller first (it stops the Pods' processes), then kube-proxies go with the
+  // namespaces, then the control plane (controller-manager, apiserver, etcd).
+  if (kube) await stopRecorded(kube.components.filter((c) => c.name === 'lab-controller'));
   await handle?.destroy();
   if (kube) await destroyKubeState(kube);
   console.log(

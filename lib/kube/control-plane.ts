@@ -79,12 +79,22 @@ interface Endpoints {
   base: string;
   etcdClient: string;
   etcdPeer: string;
+  /** Where the lab kubelet (serve mode) listens: the apiserver dials it for exec. */
+  kubelet: { host: string; port: number };
   apiserver: (slot: number) => { host: string; port: number };
 }
 
 const APISERVER_PORT = 6443;
+/** The kubelet's port (status.daemonEndpoints.kubeletEndpoint.Port). */
+export const KUBELET_PORT = 10250;
+/**
+ * The Node address type whose value is the lab kubelet's loopback address: the apiserver dials
+ * that type first (`--kubelet-preferred-address-types`); InternalIP stays the node's VPC address
+ * (kube-proxy and the NLB use it).
+ */
+export const KUBELET_ADDRESS_TYPE = 'InternalDNS';
 
-/** Loopback addresses this run alone uses: 127.X.Y.1 for etcd, 127.X.Y.(10+i) for slot i. */
+/** Loopback addresses this run alone uses: 127.X.Y.1 for etcd, .2 for the lab kubelet, 127.X.Y.(10+i) for slot i. */
 async function pickEndpoints(slots: number): Promise<Endpoints> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const [x, y] = randomBytes(2);
@@ -93,11 +103,13 @@ async function pickEndpoints(slots: number): Promise<Endpoints> {
       base,
       etcdClient: `${base}.1:2379`,
       etcdPeer: `${base}.1:2380`,
+      kubelet: { host: `${base}.2`, port: KUBELET_PORT },
       apiserver: (i) => ({ host: `${base}.${10 + i}`, port: APISERVER_PORT }),
     };
     const probes = [
       { host: `${base}.1`, port: 2379 },
       { host: `${base}.1`, port: 2380 },
+      ep.kubelet,
       ...Array.from({ length: slots }, (_, i) => ep.apiserver(i)),
     ];
     if ((await Promise.all(probes.map((p) => portFree(p.host, p.port)))).every(Boolean)) return ep;
@@ -160,6 +172,7 @@ export class ControlPlane {
       const t0 = performance.now();
       const pki = await generatePki(runner, join(dir, 'pki'), {
         ips: ['127.0.0.1', ...Array.from({ length: opts.slots }, (_, i) => ep.apiserver(i).host)],
+        kubeletIps: [ep.kubelet.host],
       });
       log(`control plane: PKI in ${Math.round(performance.now() - t0)} ms`);
 
@@ -213,6 +226,11 @@ export class ControlPlane {
             `--service-account-signing-key-file=${pki.saKey}`,
             `--service-cluster-ip-range=${CONTROL_PLANE_SERVICE_RANGE}`,
             '--authorization-mode=RBAC',
+            // Exec and logs reach the lab kubelet (serve mode) at its loopback address, over TLS both ways.
+            `--kubelet-preferred-address-types=${KUBELET_ADDRESS_TYPE},InternalIP,Hostname`,
+            `--kubelet-client-certificate=${pki.client['apiserver-kubelet-client'].cert}`,
+            `--kubelet-client-key=${pki.client['apiserver-kubelet-client'].key}`,
+            `--kubelet-certificate-authority=${pki.caCert}`,
             // No Endpoints for the `kubernetes` Service: its address is loopback, which no node reaches.
             '--endpoint-reconciler-type=none',
             '--enable-priority-and-fairness=false',
@@ -359,6 +377,28 @@ export class ControlPlane {
 
   get loopbackBase(): string {
     return this.endpoints.base;
+  }
+
+  /** Where the lab kubelet of serve mode listens (run-private loopback address, KUBELET_PORT). */
+  get kubeletEndpoint(): { host: string; port: number } {
+    return { ...this.endpoints.kubelet };
+  }
+
+  /**
+   * Starts a process that belongs with the control plane (serve mode's lab controller): recorded
+   * before it runs, detached when the control plane is left up, stopped first by stop(), by
+   * `lab down` and by `lab clean`.
+   */
+  async startComponent(name: string, argv: readonly string[]): Promise<ComponentProcess> {
+    const p = ComponentProcess.start({
+      name,
+      argv,
+      logFile: join(this.dir, 'logs', `${name.replace(/[^a-z0-9.-]+/gi, '-')}.log`),
+      detached: this.state.record.owner.pid === 0,
+    });
+    this.started.push(p);
+    await this.state.add(name, p.identity());
+    return p;
   }
 
   /** Stops relays and controller-managers, then apiservers, then etcd; removes the directory and record. */

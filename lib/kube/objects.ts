@@ -272,20 +272,7 @@ export function clusterObjects(topology: Topology, o: ObjectOptions): ClusterObj
       status: podStatus(p, nodeByName.get(p.node)!, true, at),
     })),
   );
-  const inApiserverRange =
-    o.apiserverServiceRange !== undefined &&
-    cidrWithin(topology.serviceCIDR, parseCidr(o.apiserverServiceRange));
-  const serviceCIDRs: V1ServiceCIDR[] =
-    topology.services.length === 0 || inApiserverRange
-      ? []
-      : [
-          {
-            apiVersion: 'networking.k8s.io/v1',
-            kind: 'ServiceCIDR',
-            metadata: { name: serviceCidrName(topology.serviceCIDR.text), labels: labels(o) },
-            spec: { cidrs: [topology.serviceCIDR.text] },
-          },
-        ];
+  const serviceCIDRs = topology.services.length === 0 ? [] : serviceCidrObjects(topology, o);
   return {
     namespaces,
     nodes: topology.nodes.map((n) => nodeObject(n, o)),
@@ -295,5 +282,36 @@ export function clusterObjects(topology: Topology, o: ObjectOptions): ClusterObj
       return { service: serviceObject(s, o), ...(status && { status }) };
     }),
     serviceCIDRs,
+  };
+}
+
+/** The topology's ServiceCIDR, unless its Service range is inside the apiserver's own. */
+function serviceCidrObjects(topology: Topology, o: ObjectOptions): V1ServiceCIDR[] {
+  const inApiserverRange =
+    o.apiserverServiceRange !== undefined &&
+    cidrWithin(topology.serviceCIDR, parseCidr(o.apiserverServiceRange));
+  if (inApiserverRange) return [];
+  return [
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'ServiceCIDR',
+      metadata: { name: serviceCidrName(topology.serviceCIDR.text), labels: labels(o) },
+      spec: { cidrs: [topology.serviceCIDR.text] },
+    },
+  ];
+}
+
+/**
+ * Serve mode's objects: the Nodes only (the lab kubelet adds its endpoint when it starts), and the
+ * topology's ServiceCIDR, so that Services created through the API get ClusterIPs of the range the
+ * lab is built for. No Pods or Services: those come through the API.
+ */
+export function serveObjects(topology: Topology, o: ObjectOptions): ClusterObjects {
+  return {
+    namespaces: [],
+    nodes: topology.nodes.map((n) => nodeObject(n, o)),
+    pods: [],
+    services: [],
+    serviceCIDRs: serviceCidrObjects(topology, o),
   };
 }

@@ -23,7 +23,10 @@ describe('control plane PKI (openssl)', () => {
   });
 
   it('signs a serving certificate for every address and client certificates RBAC knows, all verifying against the CA', async () => {
-    const pki = await generatePki(runner, join(dir, 'pki'), { ips: ['127.0.0.1', '127.42.7.10'] });
+    const pki = await generatePki(runner, join(dir, 'pki'), {
+      ips: ['127.0.0.1', '127.42.7.10'],
+      kubeletIps: ['127.42.7.2'],
+    });
     const text = (f: string) =>
       runner.run(['openssl', 'x509', '-in', f, '-noout', '-text']).then((r) => r.stdout);
     const server = await text(pki.serverCert);
@@ -33,6 +36,7 @@ describe('control plane PKI (openssl)', () => {
       ['admin', /O\s*=\s*system:masters, CN\s*=\s*returnpath-admin/],
       ['kube-proxy', /CN\s*=\s*system:kube-proxy/],
       ['kube-controller-manager', /CN\s*=\s*system:kube-controller-manager/],
+      ['apiserver-kubelet-client', /O\s*=\s*system:masters, CN\s*=\s*kube-apiserver-kubelet-client/],
     ] as const) {
       const c = pki.client[user];
       expect(await text(c.cert))
@@ -41,6 +45,12 @@ describe('control plane PKI (openssl)', () => {
       const v = await runner.run(['openssl', 'verify', '-CAfile', pki.caCert, c.cert]);
       expect(v.stdout.trim()).to.equal(`${c.cert}: OK`);
     }
+    const kubelet = await text(pki.kubeletCert);
+    expect(kubelet)
+      .to.match(/IP Address:127\.42\.7\.2\b/)
+      .and.match(/TLS Web Server Authentication/);
+    const kv = await runner.run(['openssl', 'verify', '-CAfile', pki.caCert, pki.kubeletCert]);
+    expect(kv.stdout.trim()).to.equal(`${pki.kubeletCert}: OK`);
     const kc = parse(await renderKubeconfig(pki, { server: 'https://127.42.7.10:6443', user: 'kube-proxy' }));
     expect(kc.clusters[0].cluster.server).to.equal('https://127.42.7.10:6443');
     expect(Buffer.from(kc.users[0].user['client-certificate-data'], 'base64').toString()).to.equal(

@@ -3,7 +3,9 @@
  * apiserver's serving certificate (for every address the run uses), the service-account key pair,
  * and client certificates for the users the control plane knows through RBAC's defaults:
  * `admin` (group system:masters: returnpath itself and kubectl), `system:kube-controller-manager`
- * and `system:kube-proxy` (bound to system:node-proxier by the default ClusterRoleBindings).
+ * and `system:kube-proxy` (bound to system:node-proxier by the default ClusterRoleBindings), and
+ * `kube-apiserver-kubelet-client` (the apiserver's client certificate towards kubelets, as kubeadm
+ * names it). With `kubeletIps`: a serving certificate for the lab kubelet (serve mode's exec).
  * EC P-256 keys: generating them takes milliseconds. Valid for 7 days: a lab is short-lived.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -12,13 +14,14 @@ import { join } from 'node:path';
 import { CommandError, EnvironmentError } from '../errors.js';
 import type { CommandRunner } from '../exec/command.js';
 
-export type PkiUser = 'admin' | 'kube-controller-manager' | 'kube-proxy';
+export type PkiUser = 'admin' | 'kube-controller-manager' | 'kube-proxy' | 'apiserver-kubelet-client';
 
 /** Subject of each client certificate: CN is the user name, O the groups. */
 export const CLIENT_SUBJECTS: Readonly<Record<PkiUser, { cn: string; o?: string }>> = {
   admin: { cn: 'returnpath-admin', o: 'system:masters' },
   'kube-controller-manager': { cn: 'system:kube-controller-manager' },
   'kube-proxy': { cn: 'system:kube-proxy' },
+  'apiserver-kubelet-client': { cn: 'kube-apiserver-kubelet-client', o: 'system:masters' },
 };
 
 export interface Pki {
@@ -27,6 +30,9 @@ export interface Pki {
   caKey: string;
   serverCert: string;
   serverKey: string;
+  /** The lab kubelet's serving certificate (for `kubeletIps`). */
+  kubeletCert: string;
+  kubeletKey: string;
   /** Service-account token signing key (controller-manager, apiserver --service-account-signing-key-file). */
   saKey: string;
   saPub: string;
@@ -38,6 +44,8 @@ export interface PkiOptions {
   ips: readonly string[];
   /** DNS SANs (`kubernetes`, `kubernetes.default`, ... are always added). */
   dnsNames?: readonly string[];
+  /** IP SANs of the lab kubelet's serving certificate (where the apiserver dials it). */
+  kubeletIps?: readonly string[];
   days?: number;
 }
 
@@ -132,6 +140,13 @@ export async function generatePki(runner: CommandRunner, dir: string, opts: PkiO
       `subjectAltName=${san}`,
     ]),
   ];
+  jobs.push(
+    leaf('kubelet', '/CN=returnpath-lab-kubelet', [
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      `subjectAltName=${subjectAltName(opts.kubeletIps ?? ['127.0.0.1'], ['localhost'])}`,
+    ]),
+  );
   for (const [user, subject] of Object.entries(CLIENT_SUBJECTS))
     jobs.push(
       leaf(user, subjectArg(subject), [
@@ -154,6 +169,8 @@ export async function generatePki(runner: CommandRunner, dir: string, opts: PkiO
     caKey: f('ca.key'),
     serverCert: f('apiserver.crt'),
     serverKey: f('apiserver.key'),
+    kubeletCert: f('kubelet.crt'),
+    kubeletKey: f('kubelet.key'),
     saKey: f('sa.key'),
     saPub: f('sa.pub'),
     client,

@@ -17,7 +17,7 @@ import { RealKubeProxy, RELAY_APISERVER_PORT } from '../kube-proxy/real.js';
 import { ClusterApi } from './cluster-api.js';
 import { CONTROL_PLANE_SERVICE_RANGE, type ControlPlaneSlot } from './control-plane.js';
 import { LabKube } from './lab-kube.js';
-import { clusterObjects } from './objects.js';
+import { clusterObjects, serveObjects } from './objects.js';
 
 export interface KubernetesStageOptions {
   slot: ControlPlaneSlot;
@@ -29,6 +29,13 @@ export interface KubernetesStageOptions {
   baseDir: string;
   /** The processes survive this one (`lab up --kubernetes`). */
   detached?: boolean;
+  /**
+   * Serve mode (`lab up --kubernetes --serve`): only the Nodes (and the topology's ServiceCIDR) are
+   * registered, no Pods or Services: the topology's pods are the nodes' pod slots, and Pods and
+   * Services come through the API from whoever creates them (lib/kube/serve). kube-proxy still
+   * runs in every node.
+   */
+  serve?: boolean;
   timeoutMs?: number;
   log?: (line: string) => void;
 }
@@ -60,7 +67,7 @@ export class KubernetesStage implements LabStage {
   live: LabKube | undefined;
 
   constructor(private readonly o: KubernetesStageOptions) {
-    this.name = `Kubernetes ${o.version} (real control plane, slot ${o.slot.index}; real kube-proxy, ${o.mode} mode)`;
+    this.name = `Kubernetes ${o.version} (real control plane, slot ${o.slot.index}; real kube-proxy, ${o.mode} mode${o.serve ? '; serve mode: Nodes only' : ''})`;
   }
 
   async setUp(lab: Lab): Promise<void> {
@@ -81,13 +88,17 @@ export class KubernetesStage implements LabStage {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     lab.defer(`scratch directory ${dir}`, () => rm(dir, { recursive: true, force: true }));
     lab.defer(`Kubernetes objects of lab ${owner}`, () => api.cleanup(owner));
-    await api.apply(clusterObjects(topology, { owner, apiserverServiceRange: CONTROL_PLANE_SERVICE_RANGE }), {
-      kubelet: true,
-    });
-    log(`objects of ${topology.name} created`);
-    // Starting kube-proxy after the EndpointSlices exist makes its first (full) sync the one that counts.
-    await api.waitForEndpoints(topology);
-    log('EndpointSlices published');
+    const objectOptions = { owner, apiserverServiceRange: CONTROL_PLANE_SERVICE_RANGE };
+    if (this.o.serve) {
+      await api.apply(serveObjects(topology, objectOptions), { kubelet: true });
+      log(`${topology.nodes.length} Nodes of ${topology.name} registered (serve mode)`);
+    } else {
+      await api.apply(clusterObjects(topology, objectOptions), { kubelet: true });
+      log(`objects of ${topology.name} created`);
+      // Starting kube-proxy after the EndpointSlices exist makes its first (full) sync the one that counts.
+      await api.waitForEndpoints(topology);
+      log('EndpointSlices published');
+    }
     const kubeconfig = await slot.kubeconfig('kube-proxy', `https://127.0.0.1:${RELAY_APISERVER_PORT}`);
     const detectLocal: DetectLocal = topology.kubeProxy.detectLocal;
     const started = await Promise.allSettled(
@@ -115,7 +126,8 @@ export class KubernetesStage implements LabStage {
     const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
     const live = new LabKube({
-      topology,
+      // Serve mode: kube-proxy's first sync has no Service of the topology to write.
+      topology: this.o.serve ? { ...topology, services: [], pods: [] } : topology,
       api,
       owner,
       mode: this.o.mode,

@@ -73,16 +73,7 @@ export async function listKubeStates(): Promise<KubeStateRecord[]> {
  * apiserver, etcd), SIGTERM then SIGKILL, and removes its directory and record.
  */
 export async function destroyKubeState(r: KubeStateRecord): Promise<void> {
-  for (const c of [...r.components].reverse()) {
-    if (!identityAlive(c)) continue;
-    try {
-      process.kill(c.pid, 'SIGTERM');
-    } catch {
-      continue;
-    }
-    for (let i = 0; i < 100 && identityAlive(c); i++) await sleep(50);
-    if (identityAlive(c)) process.kill(c.pid, 'SIGKILL');
-  }
+  await stopRecorded([...r.components].reverse());
   await rm(r.dir, { recursive: true, force: true });
   await rm(file(r.id), { force: true });
 }
@@ -111,4 +102,18 @@ export async function cleanControlPlanes(opts: { all?: boolean } = {}): Promise<
     report.removed.push(r.id);
   }
   return report;
+}
+
+/** Stops recorded processes one after the other (SIGTERM, SIGKILL after 5 s); the dead are skipped. */
+export async function stopRecorded(components: readonly ProcessIdentity[]): Promise<void> {
+  for (const c of components) {
+    if (!identityAlive(c)) continue;
+    try {
+      process.kill(c.pid, 'SIGTERM');
+    } catch {
+      continue;
+    }
+    for (let i = 0; i < 100 && identityAlive(c); i++) await sleep(50);
+    if (identityAlive(c)) process.kill(c.pid, 'SIGKILL');
+  }
 }

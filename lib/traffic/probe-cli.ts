@@ -93,7 +93,7 @@ export function formatAttempt(a: Attempt): string {
   return parts.join(' ');
 }
 
-/** Runs probe-cli with `args` (its command line after the program); resolves with the exit code. */
+/** `probe-cli ARGS` (also `returnpath-agent probe ARGS`): exit 0 when every attempt connected. */
 export async function probeMain(args: readonly string[]): Promise<number> {
   let parsed: { spec: ProbeSpec; json: boolean };
   try {
@@ -117,5 +117,5 @@ function runDirectly(): boolean {
 }
 
 if (runDirectly()) {
-  probeMain(process.argv.slice(2)).then((code) => process.exit(code));
+  void probeMain(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -13,21 +13,25 @@ import type { ServerKind } from './protocol.js';
 
 export const SERVE_READY = 'listening';
 
-async function main(argv: readonly string[]): Promise<number> {
-  const [name, kind, portText] = argv;
+/** Parses `KIND PORT` (tcp, http or udp; 1-65535); a message naming the bad value otherwise. */
+export type ServeKind = 'tcp' | 'http' | 'udp';
+
+export function parseServeArgs(
+  kind: string | undefined,
+  portText: string | undefined,
+): { kind: ServeKind; port: number } | string {
+  if (!['tcp', 'http', 'udp'].includes(kind ?? ''))
+    return `KIND ${kind === undefined ? '(missing)' : JSON.stringify(kind)}: must be tcp, http or udp`;
   const port = Number(portText);
-  if (
-    !name ||
-    !['tcp', 'http', 'udp'].includes(kind ?? '') ||
-    !Number.isInteger(port) ||
-    port < 1 ||
-    port > 65535
-  ) {
-    process.stderr.write('usage: serve-cli NAME tcp|http|udp PORT\n');
-    return 2;
-  }
+  if (portText === undefined || !/^\d+$/.test(portText) || port < 1 || port > 65535)
+    return `PORT ${portText === undefined ? '(missing)' : JSON.stringify(portText)}: must be an integer from 1 to 65535`;
+  return { kind: kind as ServeKind, port };
+}
+
+/** Runs a server until SIGTERM/SIGINT (exit 0); 1 when it cannot listen. */
+export async function serve(name: string, kind: ServerKind, port: number): Promise<number> {
   try {
-    const server = await startServer({ name, kind: kind as ServerKind, port });
+    const server = await startServer({ name, kind, port });
     process.stdout.write(`${SERVE_READY} ${name} ${server.info.port}\n`);
     await new Promise<void>((resolve) => {
       process.on('SIGTERM', resolve);
@@ -39,6 +43,18 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`serve-cli: ${(e as Error).message}\n`);
     return 1;
   }
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, kindText, portText] = argv;
+  const parsed = parseServeArgs(kindText, portText);
+  if (!name || typeof parsed === 'string') {
+    process.stderr.write(
+      `${typeof parsed === 'string' ? `${parsed}\n` : ''}usage: serve-cli NAME tcp|http|udp PORT\n`,
+    );
+    return 2;
+  }
+  return serve(name, parsed.kind, parsed.port);
 }
 
 function runDirectly(): boolean {
