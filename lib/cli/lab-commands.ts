@@ -7,13 +7,14 @@ import { cleanLabs } from '../lab/clean.js';
 import { DIST_DIR, Lab, LabHandle, newRunId } from '../lab/lab.js';
 import { httpGet } from '../kube/http.js';
 import type { ServeConfig } from '../kube/serve/controller.js';
+import { TESTBED_TOPOLOGY } from '../cluster/lab-testbed.js';
 import { serveSpec } from '../kube/serve/spec.js';
 import { done, notYet, waitFor } from '../kube/wait.js';
 import { RUN_ID } from '../lab/plan.js';
 import { listRunStates, readRunState, RunIdInUse, runStatus } from '../lab/state.js';
 import { loadTopology, type Topology } from '../model/topology.js';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ProxyMode } from '../kube-proxy/config.js';
 import { ControlPlane } from '../kube/control-plane.js';
 import { KubeEnvironment } from '../kube/environment.js';
@@ -232,6 +233,7 @@ async function labUp(a: Args): Promise<number> {
       mode,
       interrupted: () => interrupted,
       ...(cell && { cell }),
+      ...(file !== undefined && !cell && { file }),
     });
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
@@ -252,6 +254,8 @@ interface LabBuild {
   interrupted: () => boolean;
   /** `lab up --cell`: the cell whose lab (servers, NLB agents settled) is brought up. */
   cell?: { cell: CellSpec; source: CellSource };
+  /** The topology file (serve mode keeps a copy for its controller and for `run --kubeconfig`). */
+  file?: string;
 }
 
 /** Builds the lab of `lab up`; removes it again and returns 130 when interrupted meanwhile. */
@@ -265,6 +269,7 @@ async function buildLab({
   mode,
   interrupted,
   cell,
+  file,
 }: LabBuild): Promise<number> {
   let kube: { controlPlane: ControlPlane; stage: KubernetesStage } | undefined;
   let lab: Lab;
@@ -293,7 +298,7 @@ async function buildLab({
       });
     if (kube && serve && !interrupted()) {
       try {
-        await startServeController(kube.controlPlane, lab, topology);
+        await startServeController(kube.controlPlane, lab, topology, file!);
       } catch (e) {
         await lab.destroy();
         lab.release();
@@ -349,8 +354,17 @@ async function buildLab({
  * Serve mode's controller (lib/kube/serve/controller.ts), recorded with the control plane (stopped
  * by lab down and lab clean), ready once its kubelet answers /healthz with every role started.
  */
-async function startServeController(cp: ControlPlane, lab: Lab, topology: Topology): Promise<void> {
+async function startServeController(
+  cp: ControlPlane,
+  lab: Lab,
+  topology: Topology,
+  file: string,
+): Promise<void> {
   const kubeconfig = join(cp.dir, 'kubeconfig');
+  // The topology as written (the cloud provider's pool; what `run --kubeconfig` reads as the
+  // cluster's description, lib/cluster/lab-testbed.ts).
+  const topologyFile = join(cp.dir, TESTBED_TOPOLOGY);
+  await writeFile(topologyFile, await readFile(file, 'utf8'), { mode: 0o600 });
   await writeFile(kubeconfig, await cp.slots[0]!.kubeconfig('admin'), { mode: 0o600 });
   const k = cp.kubeletEndpoint;
   const config: ServeConfig = {
@@ -358,14 +372,15 @@ async function startServeController(cp: ControlPlane, lab: Lab, topology: Topolo
     kubeconfig,
     kubelet: { ...k, cert: cp.pki.kubeletCert, key: cp.pki.kubeletKey, ca: cp.pki.caCert },
     agentEntry: join(DIST_DIR, '..', 'bin', 'returnpath-agent.js'),
+    topology: { file: topologyFile, baseDir: dirname(resolve(file)) },
     dir: join(cp.dir, 'serve'),
   };
-  const file = join(cp.dir, 'serve.json');
-  await writeFile(file, JSON.stringify(config, null, 2), { mode: 0o600 });
+  const configFile = join(cp.dir, 'serve.json');
+  await writeFile(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
   const controller = await cp.startComponent('lab-controller', [
     process.execPath,
     join(DIST_DIR, 'lib/kube/serve/controller.js'),
-    file,
+    configFile,
   ]);
   const tls = {
     ca: await readFile(cp.pki.caCert),

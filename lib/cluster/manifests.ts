@@ -10,9 +10,7 @@ import type { V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { LoadBalancer, Service, Topology } from '../model/topology.js';
 import { ValidationError } from '../errors.js';
 import { serviceAnnotations } from '../nlb/annotations.js';
-
-/** The agent image's entry point (lib/cluster/agent-cli.ts). */
-export const AGENT_COMMAND = 'returnpath-agent';
+import { AGENT_COMMAND } from './agent-cli.js';
 
 export const RUN_LABEL = 'returnpath.dev/run';
 export const CELL_LABEL = 'returnpath.dev/cell';

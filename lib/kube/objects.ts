@@ -309,7 +309,8 @@ function serviceCidrObjects(topology: Topology, o: ObjectOptions): V1ServiceCIDR
 export function serveObjects(topology: Topology, o: ObjectOptions): ClusterObjects {
   return {
     namespaces: [],
-    nodes: topology.nodes.map((n) => nodeObject(n, o)),
+    // A host without a CNI (seed 004's bastion) is an instance of the VPC, not a Kubernetes node.
+    nodes: topology.nodes.filter((n) => n.cni.profile !== 'none').map((n) => nodeObject(n, o)),
     pods: [],
     services: [],
     serviceCIDRs: serviceCidrObjects(topology, o),

@@ -91,7 +91,9 @@ export class KubernetesStage implements LabStage {
     const objectOptions = { owner, apiserverServiceRange: CONTROL_PLANE_SERVICE_RANGE };
     if (this.o.serve) {
       await api.apply(serveObjects(topology, objectOptions), { kubelet: true });
-      log(`${topology.nodes.length} Nodes of ${topology.name} registered (serve mode)`);
+      log(
+        `${serveObjects(topology, objectOptions).nodes.length} Nodes of ${topology.name} registered (serve mode)`,
+      );
     } else {
       await api.apply(clusterObjects(topology, objectOptions), { kubelet: true });
       log(`objects of ${topology.name} created`);
@@ -101,8 +103,10 @@ export class KubernetesStage implements LabStage {
     }
     const kubeconfig = await slot.kubeconfig('kube-proxy', `https://127.0.0.1:${RELAY_APISERVER_PORT}`);
     const detectLocal: DetectLocal = topology.kubeProxy.detectLocal;
+    // Serve mode registers only the hosts with a CNI as Nodes (objects.ts): kube-proxy runs on those.
+    const kubeNodes = this.o.serve ? topology.nodes.filter((n) => n.cni.profile !== 'none') : topology.nodes;
     const started = await Promise.allSettled(
-      topology.nodes.map((n) =>
+      kubeNodes.map((n) =>
         RealKubeProxy.start({
           exec: lab.host(`node/${n.name}`),
           nodeName: n.name,

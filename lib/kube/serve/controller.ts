@@ -12,6 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { LabHandle } from '../../lab/lab.js';
 import { LabKubelet } from './kubelet.js';
+import { LabCloudProvider } from './cloud-provider.js';
+import { ClusterApi } from '../cluster-api.js';
+import { parseTopology } from '../../model/topology.js';
 import type { ServeSpec } from './spec.js';
 
 /** What `lab up --serve` writes for the controller (serve.json in the control plane's directory). */
@@ -24,6 +27,8 @@ export interface ServeConfig {
   agentEntry: string;
   /** Container logs and the roles' files. */
   dir: string;
+  /** The topology the lab was built from (its loadBalancers: the cloud provider's pool). */
+  topology: { file: string; baseDir: string };
 }
 
 /** A role of the controller: started in order, stopped in reverse. */
@@ -42,11 +47,17 @@ export interface RoleContext {
   log(line: string): void;
 }
 
-/**
- * The roles, in start order. The cloud provider goes here:
- *   { name: 'cloud provider', ...new LabCloudProvider(...) } from './cloud-provider.js'
- */
+/** The roles, in start order: the kubelet (Pods), then the cloud provider (LoadBalancer Services). */
 export function serveRoles(ctx: RoleContext): ServeRole[] {
+  const topology = parseTopology(readFileSync(ctx.config.topology.file, 'utf8'), ctx.config.topology.file, {
+    baseDir: ctx.config.topology.baseDir,
+  });
+  const provider = new LabCloudProvider({
+    api: new ClusterApi(ctx.kubeConfig),
+    lab: ctx.lab,
+    topology,
+    log: (l) => ctx.log(`cloud provider: ${l}`),
+  });
   const kubelet = new LabKubelet({
     kubeConfig: ctx.kubeConfig,
     spec: ctx.config.spec,
@@ -57,7 +68,10 @@ export function serveRoles(ctx: RoleContext): ServeRole[] {
     healthy: ctx.healthy,
     log: ctx.log,
   });
-  return [{ name: 'kubelet', start: () => kubelet.start(), stop: () => kubelet.stop() }];
+  return [
+    { name: 'kubelet', start: () => kubelet.start(), stop: () => kubelet.stop() },
+    { name: 'cloud provider', start: () => provider.start(), stop: () => provider.stop() },
+  ];
 }
 
 export class LabController {

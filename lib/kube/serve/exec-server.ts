@@ -11,7 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { HostExec } from '../../exec/netns.js';
+import type { NetnsExec } from '../../exec/netns.js';
 import {
   ERROR,
   errorStatus,
@@ -31,7 +31,7 @@ import { exitCodeOf } from './pod-status.js';
 
 export interface ExecTarget {
   /** Where the command runs: the pod's slot namespace, or its node's (hostNetwork). */
-  exec: HostExec;
+  exec: NetnsExec;
   argv: string[];
   env: NodeJS.ProcessEnv;
   /** Called with the started process (stopped with the Pod). */

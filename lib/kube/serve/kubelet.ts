@@ -29,7 +29,7 @@ import {
   type V1Pod,
   type V1PodStatus,
 } from '@kubernetes/client-node';
-import type { HostExec } from '../../exec/netns.js';
+import type { NetnsExec } from '../../exec/netns.js';
 import { apiErrorText, apiStatus } from '../cluster-api.js';
 import { ExecServer, killGroup, type ExecTarget } from './exec-server.js';
 import type { ExecRequest } from './channels.js';
@@ -57,7 +57,7 @@ export interface LabKubeletOptions {
   kubeConfig: KubeConfig;
   spec: ServeSpec;
   /** A lab host's namespace (`node/NAME`, `pod/NAME`). */
-  host(hostId: string): HostExec;
+  host(hostId: string): NetnsExec;
   /** The HTTPS listener (exec, healthz) and its PEM files. */
   listen: { host: string; port: number; cert: string; key: string; ca: string };
   /** bin/returnpath-agent.js of this build (what `returnpath-agent` runs as). */

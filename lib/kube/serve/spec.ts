@@ -33,12 +33,15 @@ export interface ServeSpec {
 export function serveSpec(runId: string, topology: Topology): ServeSpec {
   return {
     runId,
-    nodes: topology.nodes.map((n) => ({
-      name: n.name,
-      address: n.address,
-      zone: n.zone,
-      host: `node/${n.name}`,
-    })),
+    // Hosts without a CNI are VPC instances, not Nodes (objects.ts serveObjects).
+    nodes: topology.nodes
+      .filter((n) => n.cni.profile !== 'none')
+      .map((n) => ({
+        name: n.name,
+        address: n.address,
+        zone: n.zone,
+        host: `node/${n.name}`,
+      })),
     slots: topology.pods.map((p) => ({
       name: p.name,
       node: p.node,
