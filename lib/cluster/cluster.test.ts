@@ -6,7 +6,7 @@ import type { CellSpec } from '../scenario/cell.js';
 import { example } from '../../suites/support/documents.js';
 import { processStartTime } from '../exec/process-identity.js';
 import { ownerState } from './clean.js';
-import { effectiveTopology } from './effective.js';
+import { covering, effectiveTopology } from './effective.js';
 import { fitProblems, type ClusterFacts } from './fit.js';
 import { testbeds } from './testbed-topology.js';
 import { cellObjects, NotExpressible, RUN_LABEL, UNMANAGED_LB_CLASS } from './manifests.js';
@@ -192,5 +192,13 @@ describe("kubeconfig backend: returnpath's own test beds", () => {
       const t = validateTopology(b.doc, 'bed');
       for (const c of b.cells) expect(fitProblems(topo(c), factsOf(t)), c.id).to.deep.equal([]);
     }
+  });
+});
+
+describe('kubeconfig backend: covering CIDR', () => {
+  it('is the smallest prefix holding every address', () => {
+    expect(covering(['198.19.255.251', '198.19.255.245'])).to.equal('198.19.255.240/28');
+    expect(covering(['10.100.0.1'])).to.equal('10.100.0.1/32');
+    expect(covering(['10.0.0.1', '10.255.0.1'])).to.equal('10.0.0.0/8');
   });
 });

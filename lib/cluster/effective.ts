@@ -5,7 +5,10 @@
  * their expected health, kube-proxy's expected rules) is about what really runs. Pure.
  */
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import { cidrContains, intToIp, ipToInt, parseCidr } from '../model/ip.js';
 import { validateTopology, type Topology } from '../model/topology.js';
+
+const DEFAULT_SERVICE_CIDR = '172.20.0.0/16';
 
 type Doc = Record<string, unknown>;
 
@@ -36,7 +39,21 @@ export function effectiveTopology(doc: unknown, realized: Realized, what: string
     }
     if (got.spec.healthCheckNodePort !== undefined) s['healthCheckNodePort'] = got.spec.healthCheckNodePort;
   }
+  // ClusterIPs the cluster assigned from its own range: the service CIDR becomes the smallest holding them.
+  const cluster = ((d['cluster'] as Doc | undefined) ??= {});
+  const range = parseCidr(String(cluster['serviceCIDR'] ?? DEFAULT_SERVICE_CIDR));
+  const ips = ((d['services'] as Doc[] | undefined) ?? []).map((s) => String(s['clusterIP']));
+  if (ips.some((ip) => !cidrContains(range, ip))) cluster['serviceCIDR'] = covering(ips);
   return validateTopology(d, `${what} as the cluster realized it`);
+}
+
+/** The smallest CIDR holding every address. */
+export function covering(ips: readonly string[]): string {
+  const ns = ips.map(ipToInt);
+  const net = (n: number, p: number): number => (p === 0 ? 0 : Math.floor(n / 2 ** (32 - p)));
+  let prefix = 32;
+  while (prefix > 0 && !ns.every((n) => net(n, prefix) === net(ns[0]!, prefix))) prefix--;
+  return `${intToIp(net(ns[0]!, prefix) * 2 ** (32 - prefix))}/${prefix}`;
 }
 
 /** The same topology with every Service in `namespace` (where the run created them), for kube-proxy's rule names. */

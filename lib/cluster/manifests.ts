@@ -212,6 +212,8 @@ export function cellObjects(topology: Topology, cell: string, o: ManifestOptions
       },
       spec: {
         type,
+        // The cell's ClusterIP; a cluster whose Service range does not hold it assigns another (session.ts).
+        clusterIP: s.clusterIP,
         selector: { [selectorLabel(s)]: 'true' },
         ports: s.ports.map((p) => ({
           name: p.name,

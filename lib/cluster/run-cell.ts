@@ -11,6 +11,7 @@ import { measure } from '../evidence/probe.js';
 import type { HostExec } from '../exec/netns.js';
 import type { Topology } from '../model/topology.js';
 import { done, notYet, waitFor, WaitTimeoutError } from '../kube/wait.js';
+import { apiErrorText } from '../kube/cluster-api.js';
 import { TrafficAgent } from '../traffic/agent.js';
 import { cellPlan } from '../scenario/cell-lab.js';
 import type { CellSpec } from '../scenario/cell.js';
@@ -275,7 +276,7 @@ export async function runClusterCell(cell: CellSpec, o: ClusterCellOptions): Pro
       evidence: [...notes, ...ownResets(cell, flow, findingsOf(m.deltas, {}))],
     });
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
+    const message = apiErrorText(e);
     return finish({ status: 'error', reason: message.split('\n')[0]!, checks: [], error: message });
   } finally {
     await trafficAgents?.close();

@@ -147,14 +147,24 @@ export class ClusterSession {
   /** Creates a cell's objects; registers their removal. */
   async create(cell: string, objects: CellObjects): Promise<void> {
     this.disposer.defer(`objects of cell ${cell}`, () => this.removeCell(cell));
-    await Promise.all(
-      objects.services.map((s) =>
-        this.core.createNamespacedService({ namespace: this.o.namespace, body: s }),
-      ),
-    );
+    await Promise.all(objects.services.map((s) => this.createService(s)));
     await Promise.all(
       objects.pods.map((p) => this.core.createNamespacedPod({ namespace: this.o.namespace, body: p })),
     );
+  }
+
+  /** Creates a Service; one whose ClusterIP the cluster refuses (not in its range, taken) gets one assigned. */
+  private async createService(s: V1Service): Promise<void> {
+    const namespace = this.o.namespace;
+    try {
+      await this.core.createNamespacedService({ namespace, body: s });
+    } catch (e) {
+      if (apiStatus(e) !== 422 || !s.spec?.clusterIP || !apiErrorText(e).includes('spec.clusterIP')) throw e;
+      this.log(`Service ${s.metadata!.name}: ${apiErrorText(e)}; the cluster assigns its ClusterIP`);
+      const spec = { ...s.spec };
+      delete spec.clusterIP;
+      await this.core.createNamespacedService({ namespace, body: { ...s, spec } });
+    }
   }
 
   /** Deletes a cell's Pods and Services and waits until they are gone (a node's pod slots are free again). */

@@ -225,6 +225,8 @@ export class ControlPlane {
             `--service-account-key-file=${pki.saPub}`,
             `--service-account-signing-key-file=${pki.saKey}`,
             `--service-cluster-ip-range=${CONTROL_PLANE_SERVICE_RANGE}`,
+            // As kubeadm and EKS set it: returnpath's node agents (run --kubeconfig) are privileged.
+            '--allow-privileged=true',
             '--authorization-mode=RBAC',
             // Exec and logs reach the lab kubelet (serve mode) at its loopback address, over TLS both ways.
             `--kubelet-preferred-address-types=${KUBELET_ADDRESS_TYPE},InternalIP,Hostname`,
