@@ -35,7 +35,8 @@ import { validateDecl } from './validate-command.js';
 export const EXIT_CODES: readonly { code: number; meaning: string }[] = [
   {
     code: 0,
-    meaning: 'ok: every selected cell passed (with --baseline: no regression); a certificate granted',
+    meaning:
+      'ok: every selected cell passed, or was skipped on a cluster (with --baseline: no regression); a certificate granted',
   },
   {
     code: 1,
@@ -45,7 +46,7 @@ export const EXIT_CODES: readonly { code: number; meaning: string }[] = [
   {
     code: 2,
     meaning:
-      'bad input: usage; a topology, results or snapshot file that is missing, unreadable, empty or malformed; a sysctl the kernel refuses; an output that cannot be written; a selection that matches no cell; a run id in use, or a lab whose owner still runs (lab down without --force)',
+      "bad input: usage; a topology, results or snapshot file that is missing, unreadable, empty or malformed; a sysctl the kernel refuses; an output that cannot be written; a selection that matches no cell; a run id in use, or a lab whose owner still runs (lab down without --force); a kubeconfig whose server cannot be reached, whose credentials are refused or whose user lacks a permission, or a namespace that is not returnpath's",
   },
   { code: 3, meaning: 'the machine lacks something: root, a tool' },
   { code: 4, meaning: 'a lab run or host named on the command line does not exist' },
