@@ -86,7 +86,10 @@ export async function openClusterBackend(o: ClusterBackendOptions): Promise<Clus
           facts,
           clusterFlags,
           ...(source && { source }),
-          ...(testbed && { externalClient: (n: string) => testbed.internetClient(n) }),
+          ...(testbed && {
+            externalClient: (n: string) => testbed.internetClient(n),
+            cloudHost: (id: string) => testbed.cloudHost(id),
+          }),
         }),
       close: () => session.close(),
     };

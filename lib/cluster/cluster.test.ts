@@ -10,7 +10,7 @@ import { covering, effectiveTopology } from './effective.js';
 import { fitProblems, type ClusterFacts } from './fit.js';
 import { testbeds } from './testbed-topology.js';
 import { cellObjects, NotExpressible, RUN_LABEL, UNMANAGED_LB_CLASS } from './manifests.js';
-import { cellLabel, reportedHealth, TARGET_HEALTH_CONDITION } from './run-cell.js';
+import { cellLabel, reportedHealth, TARGET_HEALTH_CONDITION, unobservableEvidence } from './run-cell.js';
 
 const LBC = 'service.beta.kubernetes.io/aws-load-balancer-';
 const o = { run: 'r1', namespace: 'rp-r1', version: '0.1.0' };
@@ -200,5 +200,19 @@ describe('kubeconfig backend: covering CIDR', () => {
     expect(covering(['198.19.255.251', '198.19.255.245'])).to.equal('198.19.255.240/28');
     expect(covering(['10.100.0.1'])).to.equal('10.100.0.1/32');
     expect(covering(['10.0.0.1', '10.255.0.1'])).to.equal('10.0.0.0/8');
+  });
+});
+
+describe('kubeconfig backend: evidence only the cloud can give', () => {
+  it("skips evidence on the VPC fabric unless the cloud's hosts are observable (returnpath's lab)", () => {
+    const c = suiteById('nlb-hairpin').cells.find(
+      (x) => x.id === 'seed001.instance.local.preserve-on.detect-cluster-cidr',
+    )!;
+    const t = topo(c);
+    expect(unobservableEvidence(c, t, undefined)).to.deep.equal([
+      "evidence drop on fabric: a host of the cloud, which only returnpath's lab exposes",
+    ]);
+    const fake = { host: 'fabric' } as never;
+    expect(unobservableEvidence(c, t, (id) => (id === 'fabric' ? fake : undefined))).to.deep.equal([]);
   });
 });

@@ -2,7 +2,8 @@
  * When the kubeconfig is one a lab on this machine printed (`lab up FILE --kubernetes --serve`),
  * the cluster is returnpath's own test bed: its description is the lab's topology, and the
  * clients outside the cluster (the topology's internet clients) are the lab's internet
- * namespaces. A real cluster has neither: its description comes from --cluster-topology, and
+ * namespaces; its VPC fabric and NLB nodes can be observed for evidence (the lab is the cloud). A
+ * real cluster has none of these: its description comes from --cluster-topology, and
  * cells that need an internet client are skipped.
  */
 import { readFile } from 'node:fs/promises';
@@ -20,6 +21,8 @@ export interface LabTestbed {
   runId: string;
   topology: Topology;
   internetClient(name: string): HostExec | undefined;
+  /** The cloud's own hosts, observable because the lab is the cloud: `fabric` (the VPC), `nlb/NAME/ZONE`. */
+  cloudHost(id: string): HostExec | undefined;
 }
 
 export async function labTestbed(kubeconfigPath: string, kc: KubeConfig): Promise<LabTestbed | undefined> {
@@ -38,6 +41,10 @@ export async function labTestbed(kubeconfigPath: string, kc: KubeConfig): Promis
       topology,
       internetClient: (name) => {
         const h = lab.hosts.find((x) => x.id === `internet/${name}`);
+        return h ? lab.host(h.id) : undefined;
+      },
+      cloudHost: (id) => {
+        const h = lab.hosts.find((x) => x.id === id && (x.kind === 'fabric' || x.kind === 'nlb'));
         return h ? lab.host(h.id) : undefined;
       },
     };

@@ -20,7 +20,17 @@ import { resolveFlow } from '../scenario/flow.js';
 import type { CellSource, ReproduceFlags } from '../scenario/reproduce.js';
 import type { CellResult, EvidenceFinding } from '../scenario/result.js';
 import { rateSummaries, reasonOf, sourcesSeen, combine, findingsOf } from '../scenario/checks.js';
-import { base, checksOf, implementationOf, nftDrops, ownResets, probeFlow } from '../scenario/run-cell.js';
+import {
+  base,
+  checksOf,
+  collisionsOf,
+  implementationOf,
+  nftDrops,
+  ownResets,
+  probeFlow,
+} from '../scenario/run-cell.js';
+import { hostMatches } from '../scenario/checks.js';
+import { nlbHostId } from '../nlb/config.js';
 import { tally } from '../verdict/index.js';
 import type { Outcome } from '../traffic/outcome.js';
 import { effectiveTopology, inNamespace } from './effective.js';
@@ -36,6 +46,11 @@ export interface ClusterCellOptions {
   facts: ClusterFacts;
   /** Clients outside the cluster (the topology's internet clients), by name, when the environment has them. */
   externalClient?: (name: string) => HostExec | undefined;
+  /**
+   * The cloud's hosts (`fabric`, `nlb/NAME/ZONE`) when the environment lets returnpath observe them
+   * (its own lab); evidence a cell expects there cannot be taken on another cluster.
+   */
+  cloudHost?: (id: string) => HostExec | undefined;
   source?: CellSource;
   /** `--kubeconfig FILE [--context C]`, for the reproduce lines. */
   clusterFlags: readonly string[];
@@ -52,11 +67,49 @@ export function cellLabel(cell: Pick<CellSpec, 'suite' | 'id'>): string {
     .replace(/[^A-Za-z0-9]+$/, '');
 }
 
+/** The cloud's hosts around a cell: the VPC fabric and its NLBs' nodes. */
+function cloudHostIds(topology: Topology): string[] {
+  return ['fabric', ...topology.loadBalancers.flatMap((lb) => lb.nodes.map((n) => nlbHostId(lb, n)))];
+}
+
+/** Evidence the cell expects on hosts the cluster run cannot observe, one line each. */
+export function unobservableEvidence(
+  cell: CellSpec,
+  topology: Topology,
+  cloudHost: ClusterCellOptions['cloudHost'],
+): string[] {
+  const cluster = [
+    ...topology.pods.map((p) => `pod/${p.name}`),
+    ...topology.nodes.filter((n) => n.cni.profile !== 'none').map((n) => `node/${n.name}`),
+    ...topology.internetClients.map((c) => `internet/${c.name}`),
+  ];
+  const known = (ref: string): boolean =>
+    cluster.some((id) => hostMatches(id, ref)) ||
+    cloudHostIds(topology).some((id) => hostMatches(id, ref) && cloudHost?.(id) !== undefined);
+  const out: string[] = [];
+  for (const e of cell.expect.evidence ?? []) {
+    if (e.kind === 'nlb-collision') {
+      const lb = topology.loadBalancers.find((l) => l.name === e.nlb);
+      if (!lb || lb.nodes.some((n) => !cloudHost?.(nlbHostId(lb, n))))
+        out.push(
+          `evidence ${e.kind} needs the conntrack tables of NLB ${e.nlb}'s nodes, which only returnpath's lab exposes`,
+        );
+      continue;
+    }
+    const refs = 'host' in e ? [e.host] : (e.hosts ?? []);
+    for (const r of refs)
+      if (!known(r))
+        out.push(`evidence ${e.kind} on ${r}: a host of the cloud, which only returnpath's lab exposes`);
+  }
+  return out;
+}
+
 function hostsOf(
   topology: Topology,
   session: ClusterSession,
   nodeAgents: ReadonlyMap<string, HostExec>,
   external: ClusterCellOptions['externalClient'],
+  cloud: ClusterCellOptions['cloudHost'],
 ): Map<string, HostExec> {
   const out = new Map<string, HostExec>();
   for (const p of topology.pods) out.set(`pod/${p.name}`, session.podHost(p.name));
@@ -64,6 +117,10 @@ function hostsOf(
   for (const c of topology.internetClients) {
     const e = external?.(c.name);
     if (e) out.set(`internet/${c.name}`, e);
+  }
+  for (const id of cloudHostIds(topology)) {
+    const e = cloud?.(id);
+    if (e) out.set(id, e);
   }
   return out;
 }
@@ -165,7 +222,10 @@ export async function runClusterCell(cell: CellSpec, o: ClusterCellOptions): Pro
     return skipped(
       'a chaos cell injects faults into the nodes and the NLB, which a cluster run does not change',
     );
-  const problems = fitProblems(plan.topology, o.facts);
+  const problems = [
+    ...fitProblems(plan.topology, o.facts),
+    ...unobservableEvidence(cell, plan.topology, o.cloudHost),
+  ];
   if (problems.length) return skipped(`the cluster is not what the cell needs: ${problems.join('; ')}`);
   const label = cellLabel(cell);
   const s = o.session;
@@ -197,7 +257,7 @@ export async function runClusterCell(cell: CellSpec, o: ClusterCellOptions): Pro
     await s.api.waitForEndpoints(inRun);
     if (topology.services.length) await s.waitProxySynced(inRun, nodes);
     const mode = topology.services.length ? await s.proxyMode(nodes[0]!) : undefined;
-    const hosts = hostsOf(topology, s, nodeAgents, o.externalClient);
+    const hosts = hostsOf(topology, s, nodeAgents, o.externalClient, o.cloudHost);
     trafficAgents = new ClusterAgents(hosts);
     const kind = cell.flow.kind ?? 'tcp';
     for (const srv of flow.servers) {
@@ -261,7 +321,8 @@ export async function runClusterCell(cell: CellSpec, o: ClusterCellOptions): Pro
       ),
     };
     const m = await measure(hostList, () => probeFlow(trafficAgents!, cell, flow), evidenceOpts);
-    const checks = checksOf(cell, topology, flow, m.result, m.deltas, {});
+    const more = { collisions: await collisionsOf(flow, (h) => find(hosts, h)) };
+    const checks = checksOf(cell, topology, flow, m.result, m.deltas, more);
     const t = tally(m.result.attempts.map((a) => a.outcome));
     return finish({
       status: combine(checks),
@@ -273,7 +334,7 @@ export async function runClusterCell(cell: CellSpec, o: ClusterCellOptions): Pro
       sourcesSeen: sourcesSeen(
         m.result.attempts.map((a) => ({ outcome: a.outcome as Outcome, peer: a.peer })),
       ),
-      evidence: [...notes, ...ownResets(cell, flow, findingsOf(m.deltas, {}))],
+      evidence: [...notes, ...ownResets(cell, flow, findingsOf(m.deltas, more))],
     });
   } catch (e) {
     const message = apiErrorText(e);

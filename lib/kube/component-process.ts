@@ -58,6 +58,8 @@ export class ComponentProcess {
   private stopping = false;
   private ready = false;
   private restartCount = 0;
+  /** The running child's start time (stop() signals only that process, never one that took its PID). */
+  private startTime: number | undefined;
 
   private constructor(private readonly opts: ComponentProcessOptions) {
     this.name = opts.name;
@@ -100,6 +102,7 @@ export class ComponentProcess {
     } finally {
       closeSync(fd);
     }
+    if (child.pid !== undefined) this.startTime = processStartTime(child.pid);
     let settled = false;
     const done = (code: number | null, signal: NodeJS.Signals | null, spawnFailed: boolean): void => {
       if (settled) return;
@@ -159,10 +162,13 @@ export class ComponentProcess {
   async stop(graceMs = 5000): Promise<ExitInfo> {
     this.stopping = true;
     if (!this.running) return this.exited;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      if (this.running) this.child.kill('SIGKILL');
-    }, graceMs);
+    // Never a process that took its PID since (the start time tells).
+    const id = this.startTime;
+    const signal = (sig: NodeJS.Signals): void => {
+      if (this.running && processStartTime(this.pid) === id) this.child.kill(sig);
+    };
+    signal('SIGTERM');
+    const timer = setTimeout(() => signal('SIGKILL'), graceMs);
     try {
       return await this.exited;
     } finally {

@@ -8,6 +8,7 @@
  */
 import pRetry from 'p-retry';
 import type { CommandRunner } from '../exec/command.js';
+import type { HostExec } from '../exec/netns.js';
 import { measure, type HostDelta } from '../evidence/probe.js';
 import { listConntrack } from '../evidence/conntrack.js';
 import { nlbCollisions, type CollisionFinding } from '../evidence/collision.js';
@@ -316,7 +317,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
       out = misses.length ? { ...r, misses } : r;
     } else {
       const m = await guarded(measure(hosts, () => probeFlow(agents, cell, flow), evidenceOpts));
-      const more = { collisions: await collisionsOf(cl) };
+      const more = { collisions: await collisionsOf(cl.flow, (h) => cl!.lab.host(h)) };
       await opts.inspect?.(lab, kube);
       const checks = checksOf(cell, topology, flow, m.result, m.deltas, more);
       const r = done(
@@ -399,13 +400,16 @@ export function checksOf(
  * For a flow through several nodes of one NLB: the 5-tuples two of them forwarded to the same
  * target, from their conntrack tables right after the probe (seed 004's collision, seen at the NLB).
  */
-async function collisionsOf(cl: CellLab): Promise<Map<string, CollisionFinding[]>> {
+export async function collisionsOf(
+  flow: ResolvedFlow,
+  host: (id: string) => HostExec,
+): Promise<Map<string, CollisionFinding[]>> {
   const out = new Map<string, CollisionFinding[]>();
-  const hosts = cl.flow.nlbHosts ?? [];
-  const to = cl.flow.to;
+  const hosts = flow.nlbHosts ?? [];
+  const to = flow.to;
   if (hosts.length < 2 || !('nlb' in to)) return out;
   const tables = await Promise.all(
-    hosts.map(async (h) => ({ host: h, entries: await listConntrack(cl.lab.host(h)) })),
+    hosts.map(async (h) => ({ host: h, entries: await listConntrack(host(h)) })),
   );
   out.set(to.nlb, nlbCollisions(tables));
   return out;

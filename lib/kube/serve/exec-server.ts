@@ -12,6 +12,7 @@ import { createServer, type Server } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { NetnsExec } from '../../exec/netns.js';
+import { processStartTime } from '../../exec/process-identity.js';
 import {
   ERROR,
   errorStatus,
@@ -130,7 +131,7 @@ export class ExecServer {
     };
     let child: ChildProcess;
     try {
-      child = t.exec.spawn(t.argv, { stdio: ['pipe', 'pipe', 'pipe'], env: t.env });
+      child = trackStart(t.exec.spawn(t.argv, { stdio: ['pipe', 'pipe', 'pipe'], env: t.env }));
     } catch (e) {
       send(ERROR, JSON.stringify(errorStatus((e as Error).message)));
       ws.close(1000);
@@ -175,9 +176,25 @@ export class ExecServer {
   }
 }
 
-/** Signals a process started in its own group, and everything it started. */
+/** Start times of the processes this module and the kubelet started (killGroup checks them). */
+const started = new WeakMap<ChildProcess, number | undefined>();
+
+/** Records `child`'s start time, so that a later killGroup never signals a process that took its PID. */
+export function trackStart(child: ChildProcess): ChildProcess {
+  if (child.pid !== undefined) started.set(child, processStartTime(child.pid));
+  return child;
+}
+
+/**
+ * Signals a process started in its own group, and everything it started. Not when it has exited
+ * or its PID now belongs to another process (its start time differs): a reaped child's PID is free
+ * before Node reports the exit, and the group of a detached process started since (kube-proxy is
+ * one) may carry that number.
+ */
 export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const t = started.get(child);
+  if (t === undefined || processStartTime(child.pid) !== t) return;
   try {
     process.kill(-child.pid, signal);
   } catch {

@@ -31,7 +31,7 @@ import {
 } from '@kubernetes/client-node';
 import type { NetnsExec } from '../../exec/netns.js';
 import { apiErrorText, apiStatus } from '../cluster-api.js';
-import { ExecServer, killGroup, type ExecTarget } from './exec-server.js';
+import { ExecServer, killGroup, trackStart, type ExecTarget } from './exec-server.js';
 import type { ExecRequest } from './channels.js';
 import { kubeletNodeStatus } from './node-status.js';
 import {
@@ -305,7 +305,7 @@ export class LabKubelet {
     const fd = openSync(run.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = this.o.host(run.hostId).spawn(argv, { stdio: ['ignore', fd, fd], env: run.env });
+      child = trackStart(this.o.host(run.hostId).spawn(argv, { stdio: ['ignore', fd, fd], env: run.env }));
     } finally {
       closeSync(fd);
     }
