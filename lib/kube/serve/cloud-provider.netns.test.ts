@@ -243,6 +243,84 @@ describe('the lab cloud provider (LoadBalancer Services with the AWS Load Balanc
     const r = await probe(60);
     expect(r.counts.timeout, r.reproduce).to.be.greaterThan(0);
   });
+
+  it('instance targets follow the Nodes: a node that turns NotReady leaves the target group, and comes back', async () => {
+    const setReady = (ready: boolean): Promise<unknown> =>
+      api.core.patchNodeStatus(
+        {
+          name: 'node-3',
+          body: {
+            status: {
+              conditions: [
+                {
+                  type: 'Ready',
+                  status: ready ? 'True' : 'False',
+                  reason: ready ? 'KubeletReady' : 'TestNotReady',
+                  message: 'set by the cloud provider test',
+                },
+              ],
+            },
+          },
+        },
+        mergePatch,
+      );
+    const keys = (svc: V1Service): string[] | undefined => {
+      const h = healthOf(svc);
+      return h ? Object.keys(h).map((k) => k.replace(/:\d+$/, '')) : undefined;
+    };
+    await setReady(false);
+    try {
+      await until(
+        'node-3 to leave the target group',
+        (svc) => (keys(svc)?.join() === '80/node/node-1,80/node/node-2' ? true : undefined),
+        'web-2',
+      );
+    } finally {
+      await setReady(true);
+    }
+    await until('node-3 to be back', (svc) => (keys(svc)?.length === 3 ? true : undefined), 'web-2');
+  });
+
+  it('ip targets follow the EndpointSlices: preservation off by default, every connection completes; a pod that leaves the selector leaves the target group', async () => {
+    for (const name of ['web-2', 'web-bad']) {
+      await api.core.deleteNamespacedService({ name, namespace: 'default' });
+      await gone(name);
+      created.splice(created.indexOf(name), 1);
+    }
+    await create(
+      await example('web-ip', { [ANNOTATION.targetType]: 'ip', [ANNOTATION.targetGroupAttributes]: '' }),
+    );
+    const health = await until('the ip targets to be healthy', healthOf, 'web-ip');
+    expect(Object.keys(health).sort()).to.deep.equal([
+      '80/pod/nginx-1:80',
+      '80/pod/nginx-2:80',
+      '80/pod/nginx-3:80',
+    ]);
+    expect(await snat()).to.equal(true);
+    const r = await probe(40);
+    expect(r.counts.connected, r.reproduce).to.equal(40);
+    const label = (value: string | null): Promise<unknown> =>
+      api.core.patchNamespacedPod(
+        { name: 'nginx-3', namespace: 'default', body: { metadata: { labels: { app: value } } } },
+        mergePatch,
+      );
+    await label(null);
+    try {
+      const left = await until(
+        'nginx-3 to leave the target group',
+        (svc) => {
+          const h = healthOf(svc);
+          return h && Object.keys(h).length === 2 ? h : undefined;
+        },
+        'web-ip',
+      );
+      expect(Object.keys(left).sort()).to.deep.equal(['80/pod/nginx-1:80', '80/pod/nginx-2:80']);
+      const after = await probe(40);
+      expect(new Set(after.attempts.map((a) => a.server))).to.not.include('pod/nginx-3');
+    } finally {
+      await label('nginx');
+    }
+  });
 });
 
 describe('the lab cloud provider on a lab left up by lab up --kubernetes (its NLB agents run on alone)', function () {

@@ -272,8 +272,15 @@ export class LabCloudProvider {
     const json = JSON.stringify(lb);
     const h = this.held.get(name);
     if (!h || h.applied !== json) {
-      this.held.set(name, { service: key, uid, live: placement, applied: json });
-      await placement.apply(lb);
+      const holder: Held = { service: key, uid, live: placement, applied: json };
+      this.held.set(name, holder);
+      try {
+        await placement.apply(lb);
+      } catch (e) {
+        // Applied again on the retry.
+        holder.applied = '';
+        throw e;
+      }
       this.log(`${key} on ${name}: ${describe(lb)}`);
       if (!h)
         await this.event(
