@@ -214,6 +214,21 @@ describe('NLB: the AWS Load Balancer Controller annotations', () => {
       nlbRequest({ ...base, metadata: { name: 'web', annotations: { [ANNOTATION.type]: 'nlb-ip' } } })
         .targetType,
     ).to.equal('ip');
+    // A deregistration delay is validated and reported as not enforced.
+    const delay = (v: string): V1Service => ({
+      ...base,
+      metadata: {
+        ...base.metadata,
+        annotations: {
+          [ANNOTATION.type]: 'external',
+          [ANNOTATION.targetGroupAttributes]: `deregistration_delay.timeout_seconds=${v}`,
+        },
+      },
+    });
+    expect(nlbRequest(delay('30')).notEmulated).to.have.length(1);
+    expect(problemsOf(() => nlbRequest(delay('4000')))[0]!.message).to.equal(
+      'deregistration_delay.timeout_seconds is 0-3600',
+    );
     expect(t.nodes.length).to.equal(3);
   });
 

@@ -281,13 +281,14 @@ export class LabCloudProvider {
         holder.applied = '';
         throw e;
       }
-      this.log(`${key} on ${name}: ${describe(lb)}`);
+      this.log(`${key} on ${name}: ${describe(lb)}${req.notEmulated.map((n) => `; ${n}`).join('')}`);
       if (!h)
         await this.event(
           svc,
           'Normal',
           'SuccessfullyReconciled',
-          `NLB ${name} built on the lab's placement: ${describe(lb)}`,
+          `NLB ${name} built on the lab's placement: ${describe(lb)}` +
+            req.notEmulated.map((n) => `; ${n}`).join(''),
         );
     }
     this.warned.delete(uid);
