@@ -160,8 +160,7 @@ describe('NLB: the AWS Load Balancer Controller annotations', () => {
     expect(expressed, [...refused].join('\n')).to.be.greaterThan(10);
   });
 
-  it("applies the controller's documented defaults", async () => {
-    const t = await example('seed-001-hairpin');
+  it("applies the controller's documented defaults", () => {
     const base: V1Service = {
       metadata: { name: 'web', namespace: 'demo', annotations: { [ANNOTATION.type]: 'external' } },
       spec: { type: 'LoadBalancer', ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }] },
@@ -229,7 +228,6 @@ describe('NLB: the AWS Load Balancer Controller annotations', () => {
     expect(problemsOf(() => nlbRequest(delay('4000')))[0]!.message).to.equal(
       'deregistration_delay.timeout_seconds is 0-3600',
     );
-    expect(t.nodes.length).to.equal(3);
   });
 
   it('names the Service, the annotation, the value and what is allowed', () => {
