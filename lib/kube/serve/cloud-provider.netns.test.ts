@@ -22,6 +22,7 @@ import { expect } from 'chai';
 import { parse, stringify } from 'yaml';
 import { LabAgents } from '../../lab/agents.js';
 import { Lab, LabHandle } from '../../lab/lab.js';
+import { pidsInNetns } from '../../lab/state.js';
 import { loadTopology, validateTopology } from '../../model/topology.js';
 import { TrafficAgent } from '../../traffic/agent.js';
 import { ANNOTATION } from '../../nlb/annotations.js';
@@ -363,10 +364,17 @@ describe('the lab cloud provider on a lab left up by lab up --kubernetes (its NL
       const kubeconfig = /^kubeconfig: (\S+)$/m.exec(up.out)![1]!;
       const handle = await LabHandle.attach(runId);
       const nlbHost = 'nlb/nginx-nlb/eu-west-1a';
-      const agentPids = async (): Promise<string> =>
-        (
-          await handle.host(nlbHost).run(['pgrep', '-f', 'lib/nlb/node-agent.js'], { allowFailure: true })
-        ).stdout.trim();
+      // The agents in this NLB node's namespace only (pgrep would see every lab's).
+      const netns = handle.hosts.find((h) => h.id === nlbHost)!.netns;
+      const agentPids = async (): Promise<string> => {
+        const pids: number[] = [];
+        for (const pid of await pidsInNetns([netns]))
+          if (
+            (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('lib/nlb/node-agent.js')
+          )
+            pids.push(pid);
+        return pids.join(' ');
+      };
       const before = await agentPids();
       expect(before, 'the NLB node agent lab up left running').to.match(/^\d+$/);
       const kc = new KubeConfig();
