@@ -322,6 +322,14 @@ describe('the lab cloud provider (LoadBalancer Services with the AWS Load Balanc
       await label('nginx');
     }
   });
+
+  it('stop({ release: true }) releases the NLBs it holds and removes its finalizer (nothing waits for a provider that is gone)', async () => {
+    expect((await read('web-ip')).metadata?.finalizers).to.include(FINALIZER);
+    await provider.stop({ release: true });
+    expect((await read('web-ip')).metadata?.finalizers ?? []).to.not.include(FINALIZER);
+    const nat = (await lab.host('nlb/nginx-nlb/eu-west-1a').run(['iptables-save', '-t', 'nat'])).stdout;
+    expect(nat).to.not.include('RP-NLB-L80');
+  });
 });
 
 describe('the lab cloud provider on a lab left up by lab up --kubernetes (its NLB agents run on alone)', function () {
