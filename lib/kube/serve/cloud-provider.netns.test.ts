@@ -323,10 +323,45 @@ describe('the lab cloud provider (LoadBalancer Services with the AWS Load Balanc
     }
   });
 
+  it("Local policy: HTTP health checks on the Service's real health-check node port; a node whose endpoint leaves turns unhealthy", async () => {
+    await api.core.deleteNamespacedService({ name: 'web-ip', namespace: 'default' });
+    await gone('web-ip');
+    created.splice(created.indexOf('web-ip'), 1);
+    const svc = await example('web-local');
+    svc.spec!.externalTrafficPolicy = 'Local';
+    await create(svc);
+    await until('every node healthy', healthOf, 'web-local');
+    const port = (await read('web-local')).spec!.healthCheckNodePort!;
+    expect(port).to.be.greaterThan(0);
+    const label = (value: string | null): Promise<unknown> =>
+      api.core.patchNamespacedPod(
+        { name: 'nginx-3', namespace: 'default', body: { metadata: { labels: { app: value } } } },
+        mergePatch,
+      );
+    await label(null);
+    try {
+      const h = await until(
+        'node-3 to turn unhealthy (kube-proxy answers 503 on its health-check node port)',
+        (s) => {
+          const c = s.status?.conditions?.find((x) => x.type === HEALTH_CONDITION);
+          const v = c?.status === 'True' ? (JSON.parse(c.message) as Record<string, boolean | null>) : {};
+          const entries = Object.entries(v);
+          return entries.length === 3 && entries.filter(([, ok]) => ok === false).length === 1
+            ? v
+            : undefined;
+        },
+        'web-local',
+      );
+      expect(Object.entries(h).find(([, ok]) => ok === false)![0]).to.match(/^80\/node\/node-3:\d+$/);
+    } finally {
+      await label('nginx');
+    }
+  });
+
   it('stop({ release: true }) releases the NLBs it holds and removes its finalizer (nothing waits for a provider that is gone)', async () => {
-    expect((await read('web-ip')).metadata?.finalizers).to.include(FINALIZER);
+    expect((await read('web-local')).metadata?.finalizers).to.include(FINALIZER);
     await provider.stop({ release: true });
-    expect((await read('web-ip')).metadata?.finalizers ?? []).to.not.include(FINALIZER);
+    expect((await read('web-local')).metadata?.finalizers ?? []).to.not.include(FINALIZER);
     const nat = (await lab.host('nlb/nginx-nlb/eu-west-1a').run(['iptables-save', '-t', 'nat'])).stdout;
     expect(nat).to.not.include('RP-NLB-L80');
   });
