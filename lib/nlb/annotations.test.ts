@@ -160,8 +160,7 @@ describe('NLB: the AWS Load Balancer Controller annotations', () => {
     expect(expressed, [...refused].join('\n')).to.be.greaterThan(10);
   });
 
-  it("applies the controller's documented defaults", async () => {
-    const t = await example('seed-001-hairpin');
+  it("applies the controller's documented defaults", () => {
     const base: V1Service = {
       metadata: { name: 'web', namespace: 'demo', annotations: { [ANNOTATION.type]: 'external' } },
       spec: { type: 'LoadBalancer', ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }] },
@@ -214,7 +213,21 @@ describe('NLB: the AWS Load Balancer Controller annotations', () => {
       nlbRequest({ ...base, metadata: { name: 'web', annotations: { [ANNOTATION.type]: 'nlb-ip' } } })
         .targetType,
     ).to.equal('ip');
-    expect(t.nodes.length).to.equal(3);
+    // A deregistration delay is validated and reported as not enforced.
+    const delay = (v: string): V1Service => ({
+      ...base,
+      metadata: {
+        ...base.metadata,
+        annotations: {
+          [ANNOTATION.type]: 'external',
+          [ANNOTATION.targetGroupAttributes]: `deregistration_delay.timeout_seconds=${v}`,
+        },
+      },
+    });
+    expect(nlbRequest(delay('30')).notEmulated).to.have.length(1);
+    expect(problemsOf(() => nlbRequest(delay('4000')))[0]!.message).to.equal(
+      'deregistration_delay.timeout_seconds is 0-3600',
+    );
   });
 
   it('names the Service, the annotation, the value and what is allowed', () => {

@@ -14,8 +14,9 @@
  * externalTrafficPolicy Local. Differences the lab makes, by design:
  * - health-check interval and timeout may be decimal seconds (the controller takes integers; the
  *   suites use sub-second checks to stay fast); so may listener idle timeouts below AWS's 60 s;
- * - `deregistration_delay.timeout_seconds` is validated and reported as not emulated (the
- *   emulated NLB drops a deregistered target at once);
+ * - `deregistration_delay.timeout_seconds` is validated and reported as not enforced (the
+ *   emulated NLB sends no new flow to a removed target at once; its open flows go on until they
+ *   end or idle out);
  * - every other controller annotation (TLS, proxy protocol, EIPs, subnets, security groups, ...)
  *   is refused with a message saying the lab does not emulate it, never silently ignored.
  */
@@ -358,7 +359,7 @@ export function nlbRequest(svc: V1Service): NlbRequest {
         bad(ANNOTATION.targetGroupAttributes, `${k}=${v}`, 'deregistration_delay.timeout_seconds is 0-3600');
       else
         notEmulated.push(
-          `${k}=${v}: the emulated NLB stops sending new flows to a deregistered target at once`,
+          `${k}=${v} is not enforced: the emulated NLB sends no new flow to a removed target at once, and its open flows go on until they end or idle out`,
         );
     } else
       bad(

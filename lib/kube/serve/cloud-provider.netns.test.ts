@@ -22,6 +22,7 @@ import { expect } from 'chai';
 import { parse, stringify } from 'yaml';
 import { LabAgents } from '../../lab/agents.js';
 import { Lab, LabHandle } from '../../lab/lab.js';
+import { pidsInNetns } from '../../lab/state.js';
 import { loadTopology, validateTopology } from '../../model/topology.js';
 import { TrafficAgent } from '../../traffic/agent.js';
 import { ANNOTATION } from '../../nlb/annotations.js';
@@ -243,6 +244,127 @@ describe('the lab cloud provider (LoadBalancer Services with the AWS Load Balanc
     const r = await probe(60);
     expect(r.counts.timeout, r.reproduce).to.be.greaterThan(0);
   });
+
+  it('instance targets follow the Nodes: a node that turns NotReady leaves the target group, and comes back', async () => {
+    const setReady = (ready: boolean): Promise<unknown> =>
+      api.core.patchNodeStatus(
+        {
+          name: 'node-3',
+          body: {
+            status: {
+              conditions: [
+                {
+                  type: 'Ready',
+                  status: ready ? 'True' : 'False',
+                  reason: ready ? 'KubeletReady' : 'TestNotReady',
+                  message: 'set by the cloud provider test',
+                },
+              ],
+            },
+          },
+        },
+        mergePatch,
+      );
+    const keys = (svc: V1Service): string[] | undefined => {
+      const h = healthOf(svc);
+      return h ? Object.keys(h).map((k) => k.replace(/:\d+$/, '')) : undefined;
+    };
+    await setReady(false);
+    try {
+      await until(
+        'node-3 to leave the target group',
+        (svc) => (keys(svc)?.join() === '80/node/node-1,80/node/node-2' ? true : undefined),
+        'web-2',
+      );
+    } finally {
+      await setReady(true);
+    }
+    await until('node-3 to be back', (svc) => (keys(svc)?.length === 3 ? true : undefined), 'web-2');
+  });
+
+  it('ip targets follow the EndpointSlices: preservation off by default, every connection completes; a pod that leaves the selector leaves the target group', async () => {
+    for (const name of ['web-2', 'web-bad']) {
+      await api.core.deleteNamespacedService({ name, namespace: 'default' });
+      await gone(name);
+      created.splice(created.indexOf(name), 1);
+    }
+    await create(
+      await example('web-ip', { [ANNOTATION.targetType]: 'ip', [ANNOTATION.targetGroupAttributes]: '' }),
+    );
+    const health = await until('the ip targets to be healthy', healthOf, 'web-ip');
+    expect(Object.keys(health).sort()).to.deep.equal([
+      '80/pod/nginx-1:80',
+      '80/pod/nginx-2:80',
+      '80/pod/nginx-3:80',
+    ]);
+    expect(await snat()).to.equal(true);
+    const r = await probe(40);
+    expect(r.counts.connected, r.reproduce).to.equal(40);
+    const label = (value: string | null): Promise<unknown> =>
+      api.core.patchNamespacedPod(
+        { name: 'nginx-3', namespace: 'default', body: { metadata: { labels: { app: value } } } },
+        mergePatch,
+      );
+    await label(null);
+    try {
+      const left = await until(
+        'nginx-3 to leave the target group',
+        (svc) => {
+          const h = healthOf(svc);
+          return h && Object.keys(h).length === 2 ? h : undefined;
+        },
+        'web-ip',
+      );
+      expect(Object.keys(left).sort()).to.deep.equal(['80/pod/nginx-1:80', '80/pod/nginx-2:80']);
+      const after = await probe(40);
+      expect(new Set(after.attempts.map((a) => a.server))).to.not.include('pod/nginx-3');
+    } finally {
+      await label('nginx');
+    }
+  });
+
+  it("Local policy: HTTP health checks on the Service's real health-check node port; a node whose endpoint leaves turns unhealthy", async () => {
+    await api.core.deleteNamespacedService({ name: 'web-ip', namespace: 'default' });
+    await gone('web-ip');
+    created.splice(created.indexOf('web-ip'), 1);
+    const svc = await example('web-local');
+    svc.spec!.externalTrafficPolicy = 'Local';
+    await create(svc);
+    await until('every node healthy', healthOf, 'web-local');
+    const port = (await read('web-local')).spec!.healthCheckNodePort!;
+    expect(port).to.be.greaterThan(0);
+    const label = (value: string | null): Promise<unknown> =>
+      api.core.patchNamespacedPod(
+        { name: 'nginx-3', namespace: 'default', body: { metadata: { labels: { app: value } } } },
+        mergePatch,
+      );
+    await label(null);
+    try {
+      const h = await until(
+        'node-3 to turn unhealthy (kube-proxy answers 503 on its health-check node port)',
+        (s) => {
+          const c = s.status?.conditions?.find((x) => x.type === HEALTH_CONDITION);
+          const v = c?.status === 'True' ? (JSON.parse(c.message) as Record<string, boolean | null>) : {};
+          const entries = Object.entries(v);
+          return entries.length === 3 && entries.filter(([, ok]) => ok === false).length === 1
+            ? v
+            : undefined;
+        },
+        'web-local',
+      );
+      expect(Object.entries(h).find(([, ok]) => ok === false)![0]).to.match(/^80\/node\/node-3:\d+$/);
+    } finally {
+      await label('nginx');
+    }
+  });
+
+  it('stop({ release: true }) releases the NLBs it holds and removes its finalizer (nothing waits for a provider that is gone)', async () => {
+    expect((await read('web-local')).metadata?.finalizers).to.include(FINALIZER);
+    await provider.stop({ release: true });
+    expect((await read('web-local')).metadata?.finalizers ?? []).to.not.include(FINALIZER);
+    const nat = (await lab.host('nlb/nginx-nlb/eu-west-1a').run(['iptables-save', '-t', 'nat'])).stdout;
+    expect(nat).to.not.include('RP-NLB-L80');
+  });
 });
 
 describe('the lab cloud provider on a lab left up by lab up --kubernetes (its NLB agents run on alone)', function () {
@@ -285,10 +407,17 @@ describe('the lab cloud provider on a lab left up by lab up --kubernetes (its NL
       const kubeconfig = /^kubeconfig: (\S+)$/m.exec(up.out)![1]!;
       const handle = await LabHandle.attach(runId);
       const nlbHost = 'nlb/nginx-nlb/eu-west-1a';
-      const agentPids = async (): Promise<string> =>
-        (
-          await handle.host(nlbHost).run(['pgrep', '-f', 'lib/nlb/node-agent.js'], { allowFailure: true })
-        ).stdout.trim();
+      // The agents in this NLB node's namespace only (pgrep would see every lab's).
+      const netns = handle.hosts.find((h) => h.id === nlbHost)!.netns;
+      const agentPids = async (): Promise<string> => {
+        const pids: number[] = [];
+        for (const pid of await pidsInNetns([netns]))
+          if (
+            (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('lib/nlb/node-agent.js')
+          )
+            pids.push(pid);
+        return pids.join(' ');
+      };
       const before = await agentPids();
       expect(before, 'the NLB node agent lab up left running').to.match(/^\d+$/);
       const kc = new KubeConfig();

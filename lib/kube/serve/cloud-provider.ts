@@ -157,13 +157,24 @@ export class LabCloudProvider {
     }
   }
 
-  /** Stops watching; the NLBs keep their configuration (and forward) until the lab goes down. */
-  async stop(): Promise<void> {
+  /**
+   * Stops watching; the NLBs keep their configuration (and forward) until the lab goes down. With
+   * `release`, every Service still carrying the finalizer has its NLB released and the finalizer
+   * removed first (a Service deleted later is then not left waiting for a provider that is gone).
+   */
+  async stop(opts: { release?: boolean } = {}): Promise<void> {
     if (!this.running) return;
     this.running = false;
     for (const t of this.healthTimers.values()) clearTimeout(t);
     await Promise.all([this.services, this.nodes, this.slices].map((i) => i.stop()));
     await this.queue;
+    if (opts.release)
+      for (const svc of this.services.list())
+        if (
+          svc.metadata?.labels?.[OWNER_LABEL] === undefined &&
+          (svc.metadata?.finalizers ?? []).includes(FINALIZER)
+        )
+          await this.release(svc, true);
     for (const p of this.placements.values()) p.detach();
   }
 
@@ -272,15 +283,23 @@ export class LabCloudProvider {
     const json = JSON.stringify(lb);
     const h = this.held.get(name);
     if (!h || h.applied !== json) {
-      this.held.set(name, { service: key, uid, live: placement, applied: json });
-      await placement.apply(lb);
-      this.log(`${key} on ${name}: ${describe(lb)}`);
+      const holder: Held = { service: key, uid, live: placement, applied: json };
+      this.held.set(name, holder);
+      try {
+        await placement.apply(lb);
+      } catch (e) {
+        // Applied again on the retry.
+        holder.applied = '';
+        throw e;
+      }
+      this.log(`${key} on ${name}: ${describe(lb)}${req.notEmulated.map((n) => `; ${n}`).join('')}`);
       if (!h)
         await this.event(
           svc,
           'Normal',
           'SuccessfullyReconciled',
-          `NLB ${name} built on the lab's placement: ${describe(lb)}`,
+          `NLB ${name} built on the lab's placement: ${describe(lb)}` +
+            req.notEmulated.map((n) => `; ${n}`).join(''),
         );
     }
     this.warned.delete(uid);
