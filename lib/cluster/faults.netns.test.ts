@@ -1,0 +1,107 @@
+/**
+ * Integration: what the kubeconfig backend says when the cluster does not deliver, on the lab's
+ * test bed (`lab up --kubernetes --serve`; needs root and the built kubernetes and etcd): a pod
+ * that never becomes Ready (its events in the error), a LoadBalancer Service that never gets an
+ * address (a timeout naming it, with its events), and the run's namespace gone afterwards.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { runCli } from '../cli/cli-test-support.js';
+import { WaitTimeoutError } from '../kube/wait.js';
+import { requireKube } from '../kube/test-support.js';
+import { loadKubeConfig } from './connect.js';
+import { agentImage, nodeAgentPod, RUN_LABEL } from './manifests.js';
+import { ClusterSession, PodNotReady } from './session.js';
+import { provenance } from '../version.js';
+
+const EXAMPLE = new URL('../../../examples/seed-004-cross-zone.yaml', import.meta.url).pathname;
+
+describe('kubeconfig backend faults on the lab test bed', function () {
+  this.timeout(300_000);
+  let runId: string | undefined;
+  let kubeconfig: string;
+  let session: ClusterSession | undefined;
+  let tmp: string;
+
+  before(async function () {
+    await requireKube(this);
+    tmp = await mkdtemp(join(tmpdir(), 'rp-faults-'));
+    const up = await runCli(['lab', 'up', EXAMPLE, '--kubernetes', '--serve'], { timeoutMs: 240_000 });
+    runId = /^run (\w+):/m.exec(up.stdout)?.[1];
+    expect(up.code, up.stderr + up.stdout).to.equal(0);
+    kubeconfig = /^kubeconfig: (\S+)/m.exec(up.stdout)![1]!;
+    session = await ClusterSession.open({
+      kc: await loadKubeConfig(kubeconfig),
+      kubeconfigPath: kubeconfig,
+      run: 'faults',
+      namespace: 'rp-faults',
+      version: provenance().version,
+      timeoutMs: 8000,
+    });
+  });
+  after(async () => {
+    await session?.close();
+    if (runId) await runCli(['lab', 'down', runId, '--force']);
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('a pod that never becomes Ready: the error carries its events', async () => {
+    // node-a has two pod slots (seed 004): a third pod there waits for one, Pending.
+    const o = session!.o;
+    const pods = ['one', 'two', 'three'].map((name) => ({
+      ...nodeAgentPod('node-a', o),
+      metadata: { name, namespace: o.namespace, labels: { [RUN_LABEL]: o.run, 'returnpath.dev/cell': 'faults' } },
+      spec: { nodeName: 'node-a', containers: [{ name: 'agent', image: agentImage(o.version), command: ['returnpath-agent', 'hold'] }] },
+    }));
+    await session!.create('faults', { pods, services: [] });
+    const err = await session!.waitPodsReady(['one', 'two', 'three']).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(PodNotReady);
+    const message = (err as Error).message;
+    expect(message).to.match(/^pod rp-faults\/(one|two|three): timed out after 8 s waiting for pod/);
+    expect(message).to.contain('events:');
+    expect(message).to.match(/slot/i);
+    await session!.removeCell('faults');
+  });
+
+  it('a LoadBalancer Service that never gets an address: a timeout naming it, with its events', async () => {
+    const o = session!.o;
+    const svc = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name: 'no-placement',
+        namespace: o.namespace,
+        labels: { [RUN_LABEL]: o.run, 'returnpath.dev/cell': 'faults-lb' },
+        annotations: {
+          'service.beta.kubernetes.io/aws-load-balancer-type': 'external',
+          'service.beta.kubernetes.io/aws-load-balancer-name': 'no-such-nlb',
+        },
+      },
+      spec: { type: 'LoadBalancer', selector: { app: 'none' }, ports: [{ port: 80, targetPort: 80 }] },
+    };
+    await session!.create('faults-lb', { pods: [], services: [svc] });
+    const err = await session!.waitLoadBalancers([svc]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(WaitTimeoutError);
+    expect((err as Error).message).to.contain('a load balancer address for Service rp-faults/no-placement');
+    expect((err as WaitTimeoutError).lastSeen).to.match(/FailedDeployModel/);
+    await session!.removeCell('faults-lb');
+  });
+
+  it('leaves nothing once closed', async () => {
+    await session!.close();
+    session = undefined;
+    const kc = await loadKubeConfig(kubeconfig);
+    const core = kc.makeApiClient(CoreV1Api);
+    expect((await core.listNamespace({ labelSelector: RUN_LABEL })).items).to.deep.equal([]);
+    expect((await core.listPodForAllNamespaces()).items).to.deep.equal([]);
+  });
+});
