@@ -144,6 +144,9 @@ describe('serve mode: the lab kubelet behind a real apiserver (lab up --kubernet
       (e) => e.involvedObject.name === 'web-1' && e.reason === 'Started',
     );
     expect(events[0]?.message).to.match(/output in \/.*app\.log/);
+    // kubectl logs: the container's output, through the apiserver.
+    const log = await core.readNamespacedPodLog({ name: 'web-1', namespace: 'default' });
+    expect(log).to.match(/^returnpath-agent: ready \(pid \d+\)/);
   });
 
   it('exec through the apiserver: stdout, stderr, exit codes, stdin, returnpath-agent', async () => {
