@@ -90,12 +90,13 @@ export async function agentMain(args: readonly string[]): Promise<number> {
 
 function hold(): Promise<number> {
   return new Promise((resolve) => {
-    process.stdout.write(`${READY_LINE} (pid ${process.pid})\n`);
     const keep = setInterval(() => undefined, 1 << 30);
     const stop = (): void => {
       clearInterval(keep);
       resolve(0);
     };
+    // Listening before the ready line: a SIGTERM right after it must not find the default action.
     process.once('SIGTERM', stop).once('SIGINT', stop);
+    process.stdout.write(`${READY_LINE} (pid ${process.pid})\n`);
   });
 }

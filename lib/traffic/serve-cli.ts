@@ -30,13 +30,15 @@ export function parseServeArgs(
 
 /** Runs a server until SIGTERM/SIGINT (exit 0); 1 when it cannot listen. */
 export async function serve(name: string, kind: ServerKind, port: number): Promise<number> {
+  // Listening for the signals before the ready line: a SIGTERM right after it must not find the default action.
+  const signalled = new Promise<void>((resolve) => {
+    process.on('SIGTERM', resolve);
+    process.on('SIGINT', resolve);
+  });
   try {
     const server = await startServer({ name, kind, port });
     process.stdout.write(`${SERVE_READY} ${name} ${server.info.port}\n`);
-    await new Promise<void>((resolve) => {
-      process.on('SIGTERM', resolve);
-      process.on('SIGINT', resolve);
-    });
+    await signalled;
     await server.stop(false);
     return 0;
   } catch (e) {

@@ -1,12 +1,13 @@
 /**
- * The lab kubelet's HTTPS endpoint: `/healthz`, and `/exec/NS/POD/CONTAINER` as a WebSocket
+ * The lab kubelet's HTTPS endpoint: `/healthz`, `/containerLogs/NS/POD/CONTAINER` (kubectl logs:
+ * the whole log file), and `/exec/NS/POD/CONTAINER` as a WebSocket
  * (remote command protocol v5/v4, channels.ts) that the apiserver hands over unchanged when the
  * Node declares ExtendWebSocketsToKubelet. One listener for the whole lab, on its run-private
  * loopback address; TLS with the lab PKI's kubelet certificate, and the client (the apiserver's
  * kubelet client certificate) must present a certificate of the lab CA.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -48,6 +49,8 @@ export interface ExecServerOptions {
   ca: string;
   /** The command's target, or an HTTP status and message (no such pod, not running, ...). */
   resolve(req: ExecRequest): ExecTarget | { status: number; message: string };
+  /** The log file of a Pod's container (`kubectl logs`), or an HTTP status and message. */
+  logFile(namespace: string, pod: string, container: string): string | { status: number; message: string };
   healthy(): boolean;
   log?: (line: string) => void;
 }
@@ -71,9 +74,20 @@ export class ExecServer {
       rejectUnauthorized: true,
     });
     server.on('request', (req, res) => {
+      const logs = /^\/containerLogs\/([^/?]+)\/([^/?]+)\/([^/?]+)(?:\?|$)/.exec(req.url ?? '');
       if (req.url === '/healthz') {
         const ok = this.o.healthy();
         res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : 'starting');
+      } else if (logs) {
+        // The whole log as it is now (no follow, tail or timestamps).
+        const f = this.o.logFile(...(logs.slice(1, 4).map(decodeURIComponent) as [string, string, string]));
+        if (typeof f !== 'string')
+          res.writeHead(f.status, { 'content-type': 'text/plain' }).end(`${f.message}\n`);
+        else
+          createReadStream(f)
+            .on('error', (e) => res.writeHead(404, { 'content-type': 'text/plain' }).end(`${e.message}\n`))
+            .once('open', () => res.writeHead(200, { 'content-type': 'text/plain' }))
+            .pipe(res);
       } else
         res
           .writeHead(404, { 'content-type': 'text/plain' })

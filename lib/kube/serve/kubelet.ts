@@ -12,7 +12,7 @@
  *   backoff under restartPolicy Always/OnFailure (restarts counted), else the Pod ends.
  * - A deleted Pod (deletionTimestamp): SIGTERM, SIGKILL after its grace period, its execs killed,
  *   the slot freed, then the final delete (grace 0). A Pod gone from the API frees its slot.
- * - exec: the ExecServer, the Node status says where (node-status.ts).
+ * - exec and logs: the ExecServer, the Node status says where (node-status.ts).
  */
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
@@ -118,6 +118,14 @@ export class LabKubelet {
     this.server = new ExecServer({
       ...o.listen,
       resolve: (r) => this.execTarget(r),
+      logFile: (namespace, name, container) => {
+        const run = [...this.runs.values()].find((x) => x.namespace === namespace && x.name === name);
+        if (!run)
+          return { status: 404, message: `pod ${namespace}/${name} does not run on this lab's nodes` };
+        if (run.plan.container !== container)
+          return { status: 404, message: `container ${container} is not valid for pod ${namespace}/${name}` };
+        return run.logFile;
+      },
       healthy: o.healthy ?? (() => true),
       ...(o.log && { log: o.log }),
     });

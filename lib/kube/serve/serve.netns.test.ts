@@ -140,10 +140,26 @@ describe('serve mode: the lab kubelet behind a real apiserver (lab up --kubernet
     expect(p.status?.containerStatuses?.[0]).to.include({ name: 'app', ready: true, restartCount: 0 });
     const o = await waitPod('other', 'to be Ready', ready);
     expect(o.status?.podIP).to.equal('10.0.1.70');
-    const events = (await core.listNamespacedEvent({ namespace: 'default' })).items.filter(
-      (e) => e.involvedObject.name === 'web-1' && e.reason === 'Started',
+    // The Started Event (written after the status) names the log file.
+    const started = await waitFor(
+      async () => {
+        const e = (await core.listNamespacedEvent({ namespace: 'default' })).items.find(
+          (x) => x.involvedObject.name === 'web-1' && x.reason === 'Started',
+        );
+        return e ? done(e) : notYet('no Started event yet');
+      },
+      { what: 'the Started event of web-1', timeoutMs: 30_000 },
     );
-    expect(events[0]?.message).to.match(/output in \/.*app\.log/);
+    expect(started.message).to.match(/output in \/.*app\.log/);
+    // kubectl logs: the container's output, through the apiserver (the ready line is written at start).
+    const log = await waitFor(
+      async () => {
+        const l = await core.readNamespacedPodLog({ name: 'web-1', namespace: 'default' });
+        return l ? done(l) : notYet('empty log');
+      },
+      { what: 'the log of web-1', timeoutMs: 30_000 },
+    );
+    expect(log).to.match(/^returnpath-agent: ready \(pid \d+\)/);
   });
 
   it('exec through the apiserver: stdout, stderr, exit codes, stdin, returnpath-agent', async () => {
