@@ -53,8 +53,15 @@ describe('kubeconfig backend faults on the lab test bed', function () {
     const o = session!.o;
     const pods = ['one', 'two', 'three'].map((name) => ({
       ...nodeAgentPod('node-a', o),
-      metadata: { name, namespace: o.namespace, labels: { [RUN_LABEL]: o.run, 'returnpath.dev/cell': 'faults' } },
-      spec: { nodeName: 'node-a', containers: [{ name: 'agent', image: agentImage(o.version), command: ['returnpath-agent', 'hold'] }] },
+      metadata: {
+        name,
+        namespace: o.namespace,
+        labels: { [RUN_LABEL]: o.run, 'returnpath.dev/cell': 'faults' },
+      },
+      spec: {
+        nodeName: 'node-a',
+        containers: [{ name: 'agent', image: agentImage(o.version), command: ['returnpath-agent', 'hold'] }],
+      },
     }));
     await session!.create('faults', { pods, services: [] });
     const err = await session!.waitPodsReady(['one', 'two', 'three']).then(
