@@ -6,10 +6,9 @@
  *
  * Prints `listening NAME PORT` once it listens; exits 0 on SIGTERM/SIGINT, 1 when it cannot listen.
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { startServer } from './servers.js';
 import type { ServerKind } from './protocol.js';
+import { isEntryPoint } from '../exec/entry.js';
 
 export const SERVE_READY = 'listening';
 
@@ -59,12 +58,4 @@ async function main(argv: readonly string[]): Promise<number> {
   return serve(name, parsed.kind, parsed.port);
 }
 
-function runDirectly(): boolean {
-  try {
-    return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (runDirectly()) void main(process.argv.slice(2)).then((code) => process.exit(code));
+if (isEntryPoint(import.meta.url)) void main(process.argv.slice(2)).then((code) => process.exit(code));

@@ -7,8 +7,7 @@
  *
  *   node dist/lib/kube/serve/controller.js CONFIG.json
  */
-import { readFileSync, realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { LabHandle } from '../../lab/lab.js';
 import { LabKubelet } from './kubelet.js';
@@ -16,6 +15,7 @@ import { LabCloudProvider } from './cloud-provider.js';
 import { ClusterApi } from '../cluster-api.js';
 import { parseTopology } from '../../model/topology.js';
 import type { ServeSpec } from './spec.js';
+import { isEntryPoint } from '../../exec/entry.js';
 
 /** What `lab up --serve` writes for the controller (serve.json in the control plane's directory). */
 export interface ServeConfig {
@@ -139,12 +139,4 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-function runDirectly(): boolean {
-  try {
-    return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (runDirectly()) void main(process.argv.slice(2)).then((code) => process.exit(code));
+if (isEntryPoint(import.meta.url)) void main(process.argv.slice(2)).then((code) => process.exit(code));
