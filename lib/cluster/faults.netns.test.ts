@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { runCli } from '../cli/cli-test-support.js';
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CLI, REPO, runCli } from '../cli/cli-test-support.js';
 import { WaitTimeoutError } from '../kube/wait.js';
 import { requireKube } from '../kube/test-support.js';
 import { loadKubeConfig } from './connect.js';
@@ -101,6 +103,53 @@ describe('kubeconfig backend faults on the lab test bed', function () {
     expect((err as Error).message).to.contain('a load balancer address for Service rp-faults/no-placement');
     expect((err as WaitTimeoutError).lastSeen).to.match(/FailedDeployModel/);
     await session!.removeCell('faults-lb');
+  });
+
+  it('a run stopped by a second Ctrl-C leaves only its labelled namespace, which clean removes', async () => {
+    const kc = await loadKubeConfig(kubeconfig);
+    const core = kc.makeApiClient(CoreV1Api);
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'run',
+        '--kubeconfig',
+        kubeconfig,
+        '--suite',
+        'nlb-hairpin',
+        '--grep',
+        'seed004',
+        '--results',
+        tmp,
+      ],
+      { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // Interrupt once the run's pods exist (a cell is in flight), twice: stop at once.
+    const runNamespace = async (): Promise<string | undefined> =>
+      (await core.listNamespace({ labelSelector: RUN_LABEL })).items
+        .map((n) => n.metadata!.name!)
+        .find((n) => n !== 'rp-faults');
+    for (;;) {
+      const ns = await runNamespace();
+      if (ns && (await core.listNamespacedPod({ namespace: ns })).items.length > 0) break;
+      if (child.exitCode !== null) throw new Error(`run ended before its pods existed:\n${out}`);
+      await sleep(100);
+    }
+    process.kill(-child.pid!, 'SIGINT');
+    await sleep(200);
+    process.kill(-child.pid!, 'SIGINT');
+    expect(await exited, out).to.equal(130);
+    const left = await runNamespace();
+    expect(left, 'the interrupted run left its namespace').to.be.a('string');
+    const clean = await runCli(['clean', '--kubeconfig', kubeconfig], { timeoutMs: 180_000 });
+    expect(clean.code, clean.stderr).to.equal(0);
+    expect(clean.stdout).to.contain(`removed 1 namespace(s): ${left}`);
+    expect(clean.stdout).to.contain('kept rp-faults: its run is in progress');
+    expect(await runNamespace()).to.equal(undefined);
   });
 
   it('leaves nothing once closed', async () => {
