@@ -298,7 +298,7 @@ async function buildLab({
       });
     if (kube && serve && !interrupted()) {
       try {
-        await startServeController(kube.controlPlane, lab, topology, file!);
+        await startServeController(kube.controlPlane, kube.stage, lab, topology, file!);
       } catch (e) {
         await lab.destroy();
         lab.release();
@@ -356,6 +356,7 @@ async function buildLab({
  */
 async function startServeController(
   cp: ControlPlane,
+  stage: KubernetesStage,
   lab: Lab,
   topology: Topology,
   file: string,
@@ -373,6 +374,12 @@ async function startServeController(
     kubelet: { ...k, cert: cp.pki.kubeletCert, key: cp.pki.kubeletKey, ca: cp.pki.caCert },
     agentEntry: join(DIST_DIR, '..', 'bin', 'returnpath-agent.js'),
     topology: { file: topologyFile, baseDir: dirname(resolve(file)) },
+    kubeProxies: (stage.live?.kubeProxies ?? []).map((kp) => ({
+      node: kp.nodeName,
+      argv: [...kp.process.argv],
+      logFile: kp.process.logFile,
+      ...kp.process.identity(),
+    })),
     dir: join(cp.dir, 'serve'),
   };
   const configFile = join(cp.dir, 'serve.json');

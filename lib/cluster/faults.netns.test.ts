@@ -4,15 +4,17 @@
  * that never becomes Ready (its events in the error), a LoadBalancer Service that never gets an
  * address (a timeout naming it, with its events), and the run's namespace gone afterwards.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLI, REPO, runCli } from '../cli/cli-test-support.js';
-import { WaitTimeoutError } from '../kube/wait.js';
+import { done, notYet, waitFor, WaitTimeoutError } from '../kube/wait.js';
+import type { ServeConfig } from '../kube/serve/controller.js';
+import { processStartTime } from '../exec/process-identity.js';
 import { requireKube } from '../kube/test-support.js';
 import { loadKubeConfig } from './connect.js';
 import { agentImage, nodeAgentPod, RUN_LABEL } from './manifests.js';
@@ -150,6 +152,33 @@ describe('kubeconfig backend faults on the lab test bed', function () {
     expect(clean.stdout).to.contain(`removed 1 namespace(s): ${left}`);
     expect(clean.stdout).to.contain('kept rp-faults: its run is in progress');
     expect(await runNamespace()).to.equal(undefined);
+  });
+
+  it("a kube-proxy that dies is restarted by the lab's kubelet, as a DaemonSet's pod", async () => {
+    const config = JSON.parse(await readFile(join(dirname(kubeconfig), 'serve.json'), 'utf8')) as ServeConfig;
+    const kp = config.kubeProxies.find((k) => k.node === 'node-a')!;
+    expect(processStartTime(kp.pid), 'kube-proxy on node-a runs').to.equal(kp.startTime);
+    process.kill(kp.pid, 'SIGKILL');
+    const restarted = await waitFor(
+      async () => {
+        const log = await readFile(kp.logFile, 'utf8');
+        const m = /kube-proxy on node-a \(pid \d+\) is not running; the lab kubelet restarts it/.exec(log);
+        const pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
+        for (const p of pids) {
+          const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+          if (
+            m &&
+            Number(p) !== kp.pid &&
+            cmd.includes(kp.argv.find((a) => a.startsWith('--config='))!) &&
+            cmd.includes('kube-proxy')
+          )
+            return done(Number(p));
+        }
+        return notYet(m ? 'restart logged, no new process yet' : 'no restart logged yet');
+      },
+      { what: 'the restarted kube-proxy on node-a', timeoutMs: 30_000, maxIntervalMs: 200 },
+    );
+    expect(restarted).to.not.equal(kp.pid);
   });
 
   it('leaves nothing once closed', async () => {

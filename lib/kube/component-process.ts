@@ -72,6 +72,11 @@ export class ComponentProcess {
     return new ComponentProcess(opts);
   }
 
+  /** Its command line. */
+  get argv(): readonly string[] {
+    return this.opts.argv;
+  }
+
   /** How many times it was restarted before it was ready. */
   get restarts(): number {
     return this.restartCount;

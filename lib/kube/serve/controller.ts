@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { LabHandle } from '../../lab/lab.js';
 import { LabKubelet } from './kubelet.js';
+import { KubeProxyPods, type KubeProxyPod } from './kube-proxy-pods.js';
 import { LabCloudProvider } from './cloud-provider.js';
 import { ClusterApi } from '../cluster-api.js';
 import { parseTopology } from '../../model/topology.js';
@@ -27,6 +28,8 @@ export interface ServeConfig {
   agentEntry: string;
   /** Container logs and the roles' files. */
   dir: string;
+  /** The nodes' kube-proxies, restarted when they exit (kube-proxy-pods.ts). */
+  kubeProxies: KubeProxyPod[];
   /** The topology the lab was built from (its loadBalancers: the cloud provider's pool). */
   topology: { file: string; baseDir: string };
 }
@@ -47,7 +50,10 @@ export interface RoleContext {
   log(line: string): void;
 }
 
-/** The roles, in start order: the kubelet (Pods), then the cloud provider (LoadBalancer Services). */
+/**
+ * The roles, in start order: the kube-proxy DaemonSet's pods kept running, the kubelet (Pods), then
+ * the cloud provider (LoadBalancer Services).
+ */
 export function serveRoles(ctx: RoleContext): ServeRole[] {
   const topology = parseTopology(readFileSync(ctx.config.topology.file, 'utf8'), ctx.config.topology.file, {
     baseDir: ctx.config.topology.baseDir,
@@ -68,7 +74,9 @@ export function serveRoles(ctx: RoleContext): ServeRole[] {
     healthy: ctx.healthy,
     log: ctx.log,
   });
+  const kubeProxies = new KubeProxyPods(ctx.config.kubeProxies, (l) => ctx.log(`kubelet: ${l}`));
   return [
+    { name: 'kube-proxy pods', start: () => kubeProxies.start(), stop: () => kubeProxies.stop() },
     { name: 'kubelet', start: () => kubelet.start(), stop: () => kubelet.stop() },
     { name: 'cloud provider', start: () => provider.start(), stop: () => provider.stop() },
   ];
