@@ -72,7 +72,9 @@ function runHeader(r: RunResults): Html {
   const totals = countStatuses(r.cells);
   const duration = r.finishedAt ? ` (${seconds(Date.parse(r.finishedAt) - Date.parse(r.startedAt))} s)` : '';
   const selection = `${r.selection.suites.join(', ') || 'all suites'}${r.selection.grep ? ` matching ${r.selection.grep}` : ''}`;
-  const counts = STATUSES.map((s) => markup`<span class="tag s-${s}">${totals[s]} ${s}</span>`);
+  const counts = STATUSES.filter((s) => s !== 'skipped' || totals[s] > 0).map(
+    (s) => markup`<span class="tag s-${s}">${totals[s]} ${s}</span>`,
+  );
   const planned = r.planned?.length;
   const notRun = planned !== undefined ? planned - r.cells.length : 0;
   const ran =

@@ -29,15 +29,21 @@ export function renderSummary(results: RunResults, opts: SummaryOptions = {}): s
   const paint = (status: CellStatus, text: string): string =>
     opts.color && text.trim() !== '0' ? `\x1b[${ANSI[status]}m${text}\x1b[0m` : text;
 
-  const rows = suiteOrder(results.suites, results.cells).map((s) => statusRow(s, cellsOf(results.cells, s)));
-  rows.push(statusRow('total', results.cells));
-  const header = ['suite', 'cells', ...STATUSES];
+  // The skipped column only where cells could be skipped (a run on a cluster that skipped some).
+  const shown = results.cells.some((c) => c.status === 'skipped')
+    ? STATUSES
+    : STATUSES.filter((s) => s !== 'skipped');
+  const rows = suiteOrder(results.suites, results.cells).map((s) =>
+    statusRow(s, cellsOf(results.cells, s), shown),
+  );
+  rows.push(statusRow('total', results.cells, shown));
+  const header = ['suite', 'cells', ...shown];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[], colored: boolean): string =>
     cells
       .map((text, i) => {
         const padded = i === 0 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!);
-        return colored && i >= 2 ? paint(STATUSES[i - 2]!, padded) : padded;
+        return colored && i >= 2 ? paint(shown[i - 2]!, padded) : padded;
       })
       .join('  ')
       .trimEnd();
@@ -67,7 +73,7 @@ export function renderSummary(results: RunResults, opts: SummaryOptions = {}): s
   return out.join('\n') + '\n';
 }
 
-function statusRow(name: string, cells: readonly CellResult[]): string[] {
+function statusRow(name: string, cells: readonly CellResult[], shown: readonly CellStatus[]): string[] {
   const totals = countStatuses(cells);
-  return [name, String(cells.length), ...STATUSES.map((s) => String(totals[s]))];
+  return [name, String(cells.length), ...shown.map((s) => String(totals[s]))];
 }
