@@ -530,7 +530,8 @@ async function runOnCluster(
     ...(context && { context }),
     ...(namespace && { namespace }),
     ...(clusterTopology && { clusterTopology }),
-    run: runId.slice(-4) + Math.random().toString(16).slice(2, 6),
+    // The results' run id names the run's namespace (rp-RUN-ID) and labels everything it creates.
+    run: runId,
     log: (l) => console.log(l),
   });
   console.log(backend.describe);

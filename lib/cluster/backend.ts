@@ -57,7 +57,8 @@ export async function openClusterBackend(o: ClusterBackendOptions): Promise<Clus
     kc,
     kubeconfigPath: o.kubeconfig,
     ...(o.context && { context: o.context }),
-    run: o.run,
+    // A label value: at most 63 characters, ending alphanumeric.
+    run: o.run.slice(0, 63).replace(/[^A-Za-z0-9]+$/, ''),
     namespace,
     version: provenance().version,
     ...(o.log && { log: o.log }),
