@@ -1,2 +1,4 @@
 #!/usr/bin/env node
-import '../dist/lib/cli/main.js';
+import { cli } from '../dist/lib/cli/main.js';
+
+await cli(process.argv.slice(2));

@@ -1,4 +1,4 @@
-import { baselineSuite } from './baseline.cells.js';
+import { suiteById } from './catalog.js';
 import { describeSuite } from './support/describe-suite.js';
 
-describeSuite(baselineSuite);
+describeSuite(suiteById('baseline'));

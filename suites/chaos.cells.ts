@@ -5,19 +5,38 @@
  * connections survive, who drops or resets. Every touched namespace is fingerprinted before and
  * after: a cell fails if anything is left changed.
  */
-import { conntrackFlush } from '../lib/chaos/faults/conntrack.js';
-import { packetLoss } from '../lib/chaos/faults/impair.js';
-import { kubeProxyWipe } from '../lib/chaos/faults/kube-proxy.js';
-import { deregister, nlbNodeLoss } from '../lib/chaos/faults/nlb.js';
-import { linkDown, wipeRules } from '../lib/chaos/faults/routing.js';
-import { rpFilter, sourcePortExhaustion } from '../lib/chaos/faults/sysctl.js';
 import type { CellSpec, ChaosSpec, Flow, SuiteSpec } from '../lib/scenario/cell.js';
+import type { FaultSpecInput } from '../lib/model/fault-schema.js';
+import { band, packetLossShare } from '../lib/scenario/derive.js';
+import { defaultAnswerMs } from '../lib/traffic/client.js';
 import { example, named, type Doc } from './support/documents.js';
 import { rpFilterDrop } from './support/expect.js';
 
 const SUITE = 'chaos';
 const DURATION = 4000;
 const BATCH = { attempts: 4, everyMs: 100, deadlineMs: 250 };
+
+/** Packet loss: its probability, and enough attempts under it (8 per 100 ms for 3 s) for a tight interval. */
+const LOSS = 0.3;
+const LOSS_BATCH = { attempts: 8, everyMs: 100, deadlineMs: 250 };
+const LOSS_SHARE = packetLossShare(
+  LOSS,
+  LOSS_BATCH.deadlineMs,
+  defaultAnswerMs('tcp', LOSS_BATCH.deadlineMs),
+);
+/** About 240 attempts under the fault: a 95% interval of ±6 points; the band leaves 3 standard errors more. */
+const LOSS_MARGIN = 0.2;
+
+/**
+ * The NLB's health checks cross the lossy ENI too: with 2 misses to unhealthy they would flap the
+ * only target (failing open, but resetting its flows), a mechanism of its own. Ten misses in a row
+ * at 30% loss (6e-6) do not happen, so the cell measures the loss alone.
+ */
+function steadyHealth(doc: Doc): Doc {
+  const hc = doc['loadBalancers'][0]['targetGroups'][0]['healthCheck'];
+  hc['unhealthyThreshold'] = 10;
+  return doc;
+}
 
 /** Seed 000's node, in a configuration that works: legacy CNI, loose eth1 (all=0), check off. */
 function seed000(cni: 'vpc-cni' | 'vpc-cni-legacy', eth1: 1 | 2, sourceDestCheck: boolean): Doc {
@@ -71,11 +90,27 @@ function seed001(): Doc {
   return doc;
 }
 
-const mostlyConnected = { kind: 'rate', outcome: 'connected', min: 0.5, max: 1 } as const;
-const allConnected = { kind: 'all', outcome: 'connected' } as const;
-/** Recovers at once, outside the fault nothing fails, inside at least half do. */
-const breaksNewConnections = { outsideMax: 0.05, insideMin: 0.5, recoveryMsMax: 1500 } as const;
+/**
+ * seed 001 with Local policy and preservation off: each node serves its own endpoint, and the NLB's
+ * health checks (1 s) reach kube-proxy's health check node port on every node.
+ */
+function seed001Local(): Doc {
+  const doc = example('seed-001-hairpin');
+  const svc = named(doc['services'], 'service-nginx-demo');
+  svc['externalTrafficPolicy'] = 'Local';
+  svc['healthCheckNodePort'] = 32468;
+  doc['loadBalancers'][0]['targetGroups'][0]['preserveClientIp'] = false;
+  return doc;
+}
 
+/**
+ * A node briefly without a local endpoint: its share of new flows times out until the NLB's checks
+ * see the 503 and take it out, none after.
+ */
+const readinessFlip = { endsWhenUnhealthy: { nlb: 'nginx-nlb', target: 'node/node-2:31468' } } as const;
+
+/** A fault that breaks every new connection while it lasts: all fail under it, none outside, none after revert. */
+const breaksNewConnections = { inside: 'all' } as const;
 /** The flows of the seeds' topologies the cells drive. */
 const internetToSeed000Nlb: Flow = { from: 'curl-loop', to: { nlb: 'web-nlb', port: 80 } };
 const podToSeed001Nlb: Flow = { from: 'netshoot', to: { nlb: 'nginx-nlb', port: 80 } };
@@ -83,11 +118,14 @@ const podToSeed001Nlb: Flow = { from: 'netshoot', to: { nlb: 'nginx-nlb', port: 
 type Scheduled = ChaosSpec['faults'][number];
 
 /** One fault applied 1 s into the traffic, for `durationMs`. */
-function at1s(fault: Scheduled['fault'], durationMs = 1500): Scheduled {
+function at1s(fault: FaultSpecInput, durationMs = 1500): Scheduled {
   return { atMs: 1000, durationMs, fault };
 }
 
-interface ChaosCell extends Pick<CellSpec, 'id' | 'title' | 'topology' | 'flow' | 'expect' | 'explanation'> {
+interface ChaosCell extends Pick<
+  CellSpec,
+  'id' | 'title' | 'topology' | 'flow' | 'expect' | 'explanation' | 'mechanism'
+> {
   seed: string;
   /** The row label of the report's matrix. */
   fault: string;
@@ -95,6 +133,7 @@ interface ChaosCell extends Pick<CellSpec, 'id' | 'title' | 'topology' | 'flow' 
   bounds: ChaosSpec['bounds'];
   configuration?: CellSpec['configuration'];
   durationMs?: number;
+  batch?: ChaosSpec['batch'];
   longLived?: ChaosSpec['longLived'];
   pathWorks?: boolean;
 }
@@ -111,7 +150,7 @@ function chaosCell(c: ChaosCell): CellSpec {
     flow: c.flow,
     chaos: {
       durationMs: c.durationMs ?? DURATION,
-      batch: BATCH,
+      batch: c.batch ?? BATCH,
       ...(c.longLived && { longLived: c.longLived }),
       faults: c.faults,
       bounds: c.bounds,
@@ -119,6 +158,7 @@ function chaosCell(c: ChaosCell): CellSpec {
     expect: c.expect,
     pathWorks: c.pathWorks ?? true,
     explanation: c.explanation,
+    ...(c.mechanism && { mechanism: c.mechanism }),
   };
 }
 
@@ -130,9 +170,10 @@ const cells: CellSpec[] = [
     fault: 'rp_filter 2 -> 1 on node-1/eth1',
     topology: seed000('vpc-cni-legacy', 2, false),
     flow: internetToSeed000Nlb,
-    faults: [at1s(() => rpFilter('node-1', 'eth1', 1))],
+    faults: [at1s({ kind: 'rp-filter', host: 'node-1', interface: 'eth1', value: 1 })],
     bounds: breaksNewConnections,
-    expect: { outcome: mostlyConnected, evidence: [rpFilterDrop('node-1')] },
+    expect: { evidence: [rpFilterDrop('node-1')] },
+    mechanism: 'rp_filter',
     explanation:
       "While eth1 is strict, every SYN from the internet arriving there fails the reverse-path check (the legacy CNI's " +
       'reverse path to a non-VPC source is eth0); new connections time out until the value is restored.',
@@ -145,9 +186,10 @@ const cells: CellSpec[] = [
     fault: 'rp_filter 0 -> 1 on node-1/eth0',
     topology: seed002(),
     flow: { from: 'client', to: { service: 'istio-system/gateway', via: 'loadBalancerIP' } },
-    faults: [at1s(() => rpFilter('node-1', 'eth0', 1))],
+    faults: [at1s({ kind: 'rp-filter', host: 'node-1', interface: 'eth0', value: 1 })],
     bounds: breaksNewConnections,
-    expect: { outcome: mostlyConnected, evidence: [rpFilterDrop('node-1')] },
+    expect: { evidence: [rpFilterDrop('node-1')] },
+    mechanism: 'rp_filter',
     explanation:
       'The masqueraded SYN leaves through eth1, its SYN-ACK returns on eth0: once eth0 is strict, the reverse path of ' +
       'the pod (rule 2000, eth1) does not match and the SYN-ACK is dropped.',
@@ -163,17 +205,19 @@ const cells: CellSpec[] = [
       flow: { from: 'bastion', to: { nlb: 'istio-nlb', port: 80, zones: ['az-b'] } },
       durationMs: 5000,
       faults: [
-        at1s(() => nlbNodeLoss('istio-nlb', 'az-a'), 3000),
-        at1s(() => linkDown('node-a', 'eth0'), 3000),
+        at1s({ kind: 'nlb-node-loss', nlb: 'istio-nlb', zone: 'az-a' }, 3000),
+        at1s({ kind: 'link-down', host: 'node-a', interface: 'eth0' }, 3000),
       ],
       bounds: crossZone
-        ? { outsideMax: 0.05, insideMin: 0.05, windowMsMax: 2500, recoveryMsMax: 1500 }
-        : { outsideMax: 0.05, insideMax: 0.02 },
-      expect: { outcome: crossZone ? mostlyConnected : allConnected },
+        ? { endsWhenUnhealthy: { nlb: 'istio-nlb', target: 'pod/ingress-gw-a:8080' } }
+        : { inside: 'none' },
+      expect: {},
       pathWorks: !crossZone,
+      ...(crossZone && { mechanism: 'health-check lag' }),
       explanation: crossZone
         ? "With cross-zone on, az-b's NLB node keeps sending part of its flows to the lost zone's gateway until its " +
-          'health checks mark it unhealthy (2 failures at 0.5 s): a short burst of timeouts, then only az-b serves.'
+          'health checks mark it unhealthy (2 missed checks at 0.5 s): timeouts until its rules drop the gateway, ' +
+          'none after.'
         : "With cross-zone off, az-b's NLB node only ever picks az-b's gateway: losing az-a does not touch the flows " +
           'through the address the client uses.',
     }),
@@ -186,9 +230,9 @@ const cells: CellSpec[] = [
     topology: seed001(),
     flow: podToSeed001Nlb,
     longLived: { connections: 24, intervalMs: 100 },
-    faults: [at1s(() => deregister('nginx-nlb', 'pod/nginx-2:80', { reset: true }))],
-    bounds: { outsideMax: 0.05, insideMax: 0.05, longLived: { reset: 'some', survived: 'some' } },
-    expect: { outcome: allConnected },
+    faults: [at1s({ kind: 'deregister', nlb: 'nginx-nlb', target: 'pod/nginx-2:80', reset: true })],
+    bounds: { inside: 'none', longLived: { reset: 'some', survived: 'some' } },
+    expect: {},
     explanation:
       'Deregistration takes the target out of new flows at once (no failures) and resets its open connections; ' +
       "the other targets' connections survive.",
@@ -201,9 +245,10 @@ const cells: CellSpec[] = [
     fault: 'ip rules wiped on node-1',
     topology: seed000('vpc-cni', 1, true),
     flow: internetToSeed000Nlb,
-    faults: [at1s(() => wipeRules('node-1', { rules: 'all-non-default' }))],
+    faults: [at1s({ kind: 'wipe-rules', host: 'node-1', rules: 'all-non-default' })],
     bounds: breaksNewConnections,
-    expect: { outcome: mostlyConnected, evidence: [rpFilterDrop('node-1')] },
+    expect: { evidence: [rpFilterDrop('node-1')] },
+    mechanism: 'rp_filter (rule 1536 gone)',
     explanation:
       'Without rule 1536 the reverse path of the internet client is eth0 again: the strict eth1 drops every new SYN ' +
       'until the rules are back, as on nodes whose network manager rewrites policy routing.',
@@ -217,21 +262,18 @@ const cells: CellSpec[] = [
     flow: podToSeed001Nlb,
     durationMs: 3000,
     longLived: { connections: 6, intervalMs: 100 },
-    faults: [at1s(() => conntrackFlush('nlb/nginx-nlb/eu-west-1a'), 500)],
+    faults: [at1s({ kind: 'conntrack-flush', host: 'nlb/nginx-nlb/eu-west-1a' }, 500)],
     bounds: {
-      outsideMax: 0.05,
-      insideMax: 0.5,
-      windowMsMax: 1000,
+      inside: 'none',
       longLived: { survived: 'none', timeout: 'none', reset: 'some' },
     },
-    expect: {
-      outcome: mostlyConnected,
-      evidence: [{ kind: 'resets-from', host: 'nlb/nginx-nlb/eu-west-1a' }],
-    },
+    expect: { evidence: [{ kind: 'resets-from', host: 'nlb/nginx-nlb/eu-west-1a' }] },
+    mechanism: 'NAT state lost',
     explanation:
       'Every open connection loses its NAT state on the NLB node, and the NLB answers packets of flows it no longer ' +
       'knows with a reset (as after its idle timeout): no long-lived connection survives (the client sees the ' +
-      'reset; rarely just the end of the socket), handshakes in flight fail, later connections are unaffected.',
+      'reset; rarely just the end of the socket), a handshake in flight at that instant may fail, connections ' +
+      'opened after the flush are unaffected.',
   }),
   chaosCell({
     id: 'kube-proxy-wiped',
@@ -240,12 +282,68 @@ const cells: CellSpec[] = [
     fault: 'kube-proxy rules removed on node-a',
     topology: example('seed-003-baseline'),
     flow: { from: 'laptop', to: { service: 'demo/web', via: 'nodePort', node: 'node-a' } },
-    faults: [at1s(() => kubeProxyWipe('node-a'))],
+    faults: [at1s({ kind: 'kube-proxy-wipe', node: 'node-a' })],
     bounds: breaksNewConnections,
-    expect: { outcome: mostlyConnected },
+    expect: {},
+    mechanism: 'no NodePort rules',
     explanation:
       'Without KUBE-SERVICES / KUBE-NODEPORTS nothing translates the NodePort: the node itself answers (no listener) or ' +
       'drops, and every new connection fails until kube-proxy re-syncs its rules.',
+  }),
+  chaosCell({
+    id: 'pod-not-ready.local',
+    title: "a node's only endpoint reported not Ready (NLB instance targets, Local, seed 001 topology)",
+    seed: '001',
+    fault: 'nginx-2 not Ready',
+    topology: seed001Local(),
+    flow: podToSeed001Nlb,
+    durationMs: 6000,
+    faults: [
+      at1s(
+        { kind: 'target-unhealthy', nlb: 'nginx-nlb', target: 'node/node-2:31468', via: 'readiness' },
+        3000,
+      ),
+    ],
+    bounds: readinessFlip,
+    // No drop-rule evidence: the dropping rule exists only while the fault lasts, so its counter is
+    // in neither snapshot of the cell's evidence.
+    expect: {},
+    pathWorks: false,
+    mechanism: 'health-check lag',
+    explanation:
+      'nginx-2 not Ready: kube-proxy removes it everywhere, so node-2 drops external traffic (no local endpoint) ' +
+      'and its health check node port answers 503; the NLB keeps sending node-2 its share until two failed checks.',
+  }),
+  chaosCell({
+    id: 'endpoint-removed.local',
+    title:
+      "a node's only endpoint taken out of the Service (labels changed; NLB instance targets, Local, seed 001)",
+    seed: '001',
+    fault: 'nginx-2 removed from the Service',
+    topology: seed001Local(),
+    flow: podToSeed001Nlb,
+    durationMs: 6000,
+    faults: [
+      at1s(
+        {
+          kind: 'endpoints-change',
+          node: 'node-2',
+          service: 'nginx-demo/service-nginx-demo',
+          endpoints: ['nginx-1', 'nginx-3'],
+          scope: 'cluster',
+        },
+        3000,
+      ),
+    ],
+    bounds: readinessFlip,
+    // No drop-rule evidence: the dropping rule exists only while the fault lasts, so its counter is
+    // in neither snapshot of the cell's evidence.
+    expect: {},
+    pathWorks: false,
+    mechanism: 'health-check lag',
+    explanation:
+      'The EndpointSlice loses nginx-2: node-2 has no local endpoint, drops external traffic and fails its health ' +
+      'check; until the NLB has seen two failures it still sends node-2 new flows, which time out.',
   }),
   chaosCell({
     id: 'packet-loss.eni',
@@ -253,14 +351,24 @@ const cells: CellSpec[] = [
       "30% of packets lost on the way into a node's secondary ENI (iptables statistic; seed 000 node, vpc-cni)",
     seed: '000',
     fault: '30% loss in on node-1/eth1',
-    topology: seed000('vpc-cni', 1, true),
+    topology: steadyHealth(seed000('vpc-cni', 1, true)),
     flow: internetToSeed000Nlb,
-    faults: [at1s(() => packetLoss('node-1', 'eth1', 0.3, 'in'), 2000)],
-    bounds: { outsideMax: 0.05, insideMin: 0.1, insideMax: 0.6 },
-    expect: { outcome: mostlyConnected },
+    durationMs: 5000,
+    batch: LOSS_BATCH,
+    faults: [
+      at1s(
+        { kind: 'packet-loss', host: 'node-1', interface: 'eth1', probability: LOSS, direction: 'in' },
+        3000,
+      ),
+    ],
+    bounds: { inside: band(LOSS_SHARE, LOSS_MARGIN) },
+    expect: {},
+    mechanism: 'SYN and ACK loss',
     explanation:
-      'A lost SYN is retransmitted only after 1 s, past the 250 ms connect deadline: about the loss rate of new ' +
-      'connections fail while it lasts (netem is not available; the loss is an iptables statistic match).',
+      `Into eth1 go the SYN and the final ACK. A lost SYN is retransmitted after 1 s, past the 250 ms connect ` +
+      `deadline; a lost ACK is repaired when the server resends its SYN-ACK (after 1 s, then 2 s more), unless ` +
+      `every ACK before the 2 s answer deadline is lost: p + (1-p)p² = ${(LOSS_SHARE * 100).toFixed(1)}% of new ` +
+      `connections fail (band ±${LOSS_MARGIN * 100} points; loss by iptables statistic, no netem here).`,
   }),
   chaosCell({
     id: 'source-port-exhaustion',
@@ -270,15 +378,16 @@ const cells: CellSpec[] = [
     topology: seed001(),
     flow: podToSeed001Nlb,
     faults: [
-      at1s(() =>
-        sourcePortExhaustion('netshoot', {
-          range: [40000, 40015],
-          hold: { host: '192.168.28.103', port: 80 },
-        }),
-      ),
+      at1s({
+        kind: 'source-port-exhaustion',
+        host: 'netshoot',
+        range: [40000, 40015],
+        hold: { host: '192.168.28.103', port: 80 },
+      }),
     ],
     bounds: breaksNewConnections,
-    expect: { outcome: mostlyConnected },
+    expect: {},
+    mechanism: 'EADDRNOTAVAIL',
     explanation:
       'With every port of the narrowed range holding a connection to the same NLB address and port, connect() fails ' +
       'at once (EADDRNOTAVAIL) until the range is widened again; other destinations would still connect.',

@@ -1,4 +1,4 @@
-import { crossZoneCollisionSuite } from './cross-zone-collision.cells.js';
+import { suiteById } from './catalog.js';
 import { describeSuite } from './support/describe-suite.js';
 
-describeSuite(crossZoneCollisionSuite);
+describeSuite(suiteById('cross-zone-collision'));

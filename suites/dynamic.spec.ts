@@ -1,5 +1,4 @@
-import { dynamicSuite } from '../lib/scenario/dynamic.js';
+import { dynamicSuites } from '../lib/scenario/dynamic.js';
 import { describeSuite } from './support/describe-suite.js';
 
-const suite = dynamicSuite();
-if (suite) describeSuite(suite);
+for (const suite of dynamicSuites()) describeSuite(suite);

@@ -7,7 +7,7 @@
  */
 import type { CellSpec, SourceSeen, SuiteSpec } from '../lib/scenario/cell.js';
 import { percent } from '../lib/verdict/expectation.js';
-import { failureModel, timeoutExpectation, type FailureModel } from './support/derive.js';
+import { failureModel, timeoutExpectation, type FailureModel } from '../lib/scenario/derive.js';
 import { example, named, type Doc } from './support/documents.js';
 
 const SUITE = 'nlb-hairpin';
@@ -23,6 +23,8 @@ interface Variant {
   crossZone: boolean;
   /** NLB zones the client resolves; undefined: every zone. */
   zones?: string[];
+  /** kube-proxy's local-traffic detector (decides where Local policy sends a pod's traffic). */
+  detectLocal?: 'none' | 'clusterCIDR';
 }
 
 interface Setup {
@@ -46,6 +48,7 @@ function seed001(v: Variant): Setup {
     delete tg['service'];
   }
   doc['loadBalancers'][0]['crossZone'] = v.crossZone;
+  if (v.detectLocal) doc['cluster'] = { ...doc['cluster'], kubeProxy: { detectLocal: v.detectLocal } };
   return { doc, lb: 'nginx-nlb', client: 'netshoot', clientNode: 'node-1' };
 }
 
@@ -61,8 +64,12 @@ function predict(
   v: Variant,
   s: Setup,
   model: FailureModel,
-): Pick<CellSpec, 'expect' | 'pathWorks' | 'explanation'> {
+): Pick<CellSpec, 'expect' | 'pathWorks' | 'explanation' | 'mechanism'> {
   const share = model.share;
+  const words = [
+    ...(model.hairpin ? ['hairpin reset'] : []),
+    ...(model.forwardedWithClientSource ? ['source/dest check'] : []),
+  ];
   const source: SourceSeen | undefined = !v.preserveClientIp
     ? v.targets === 'ip'
       ? { nlb: s.lb }
@@ -77,6 +84,10 @@ function predict(
       ...(model.hairpin ? [{ kind: 'resets-from' as const, host: s.client }] : []),
       ...(model.forwardedWithClientSource
         ? [{ kind: 'drop' as const, host: 'fabric', reason: 'source-dest-check' as const }]
+        : []),
+      // What separates the detectors: without one no flow leaves a node with the client's source.
+      ...(v.policy === 'Local' && v.preserveClientIp && v.detectLocal === 'none'
+        ? [{ kind: 'no-drop' as const, host: 'fabric', reason: 'source-dest-check' as const }]
         : []),
     ],
   };
@@ -96,9 +107,12 @@ function predict(
       : (v.endpoints === 'none on the client node'
           ? " The client's node has no endpoint, fails the Local health check (503) and gets no flows."
           : '') +
-        ' With Local policy kube-proxy sends a source inside the cluster CIDR (the preserved client pod) to ' +
-        'every endpoint without masquerade: only a local endpoint on another node answers through the NLB; a ' +
-        "remote one gets a SYN with the client's source, which the ENI source/destination check drops.";
+        (v.detectLocal === 'clusterCIDR'
+          ? ' With the clusterCIDR detector, kube-proxy sends a source in the cluster CIDR (the preserved pod) ' +
+            'to every endpoint, unmasqueraded: only a local endpoint on another node answers through the NLB; a ' +
+            "remote one gets a SYN with the client's source, which the source/destination check drops."
+          : " Without a detector (EKS's kube-proxy has no clusterCIDR), the pod source is external like any " +
+            'other: each node sends it to its own endpoint, whose reply crosses the VPC back to the NLB.');
   if (share === 0)
     return {
       pathWorks: true,
@@ -110,6 +124,7 @@ function predict(
   return {
     pathWorks: false,
     expect,
+    ...(words.length > 0 && { mechanism: words.join(' + ') }),
     explanation:
       `With client IP preservation, a flow the NLB sends to ${s.clientNode} is answered on the node itself: the ` +
       `reply goes straight to ${s.client}, which resets the SYN-ACK from an address it never called, and the ` +
@@ -121,17 +136,19 @@ function cell(v: Variant): CellSpec {
   const s = v.seed === '001' ? seed001(v) : seed004(v);
   const model = failureModel(s.doc, s.lb, s.client, 80, v.zones);
   const zones = v.zones ? v.zones.join('+') : 'all';
+  const detector = v.detectLocal ? `, detector ${v.detectLocal}` : '';
   return {
     suite: SUITE,
     id: `seed${v.seed}.${v.id}`,
     title:
-      `${v.targets} targets, ${v.policy}, preservation ${v.preserveClientIp ? 'on' : 'off'}, cross-zone ` +
+      `${v.targets} targets, ${v.policy}${detector}, preservation ${v.preserveClientIp ? 'on' : 'off'}, cross-zone ` +
       `${v.crossZone ? 'on' : 'off'}, endpoints on ${v.endpoints === 'every node' ? 'every node' : 'other nodes only'}, NLB zones ${zones}: in-cluster client -> internal NLB`,
     seeds: [v.seed],
     configuration: {
       seed: v.seed,
       targets: v.targets,
       policy: v.policy,
+      detectLocal: v.detectLocal ?? 'none',
       endpoints: v.endpoints,
       preserveClientIp: v.preserveClientIp,
       crossZone: v.crossZone,
@@ -153,7 +170,7 @@ export const nlbHairpinSuite: SuiteSpec = {
   id: SUITE,
   title: 'In-cluster client behind an internal NLB: hairpin with client IP preservation (seeds 001, 004)',
   seeds: ['001', '004'],
-  rows: ['seed', 'targets', 'policy', 'endpoints'],
+  rows: ['seed', 'targets', 'policy', 'detectLocal', 'endpoints'],
   columns: ['preserveClientIp', 'crossZone', 'zones'],
   cells: [
     // Seed 001: three nodes, one zone, the client pod on node-1.
@@ -173,23 +190,32 @@ export const nlbHairpinSuite: SuiteSpec = {
       preserveClientIp: true,
       endpoints: 'none on the client node',
     },
-    {
-      ...base,
-      seed: '001',
-      id: 'instance.local.preserve-on',
-      targets: 'instance',
-      policy: 'Local',
-      preserveClientIp: true,
-    },
-    {
-      ...base,
-      seed: '001',
-      id: 'instance.local.no-local-endpoint',
-      targets: 'instance',
-      policy: 'Local',
-      preserveClientIp: true,
-      endpoints: 'none on the client node',
-    },
+    // Local policy: the share depends on kube-proxy's local-traffic detector (7/9 and 1/2 with
+    // clusterCIDR; 1/3 and 0 with none, EKS's default).
+    ...(['clusterCIDR', 'none'] as const).flatMap((detectLocal) => {
+      const d = detectLocal === 'none' ? 'detect-none' : 'detect-cluster-cidr';
+      return [
+        {
+          ...base,
+          seed: '001',
+          id: `instance.local.preserve-on.${d}`,
+          targets: 'instance',
+          policy: 'Local',
+          detectLocal,
+          preserveClientIp: true,
+        },
+        {
+          ...base,
+          seed: '001',
+          id: `instance.local.no-local-endpoint.${d}`,
+          targets: 'instance',
+          policy: 'Local',
+          detectLocal,
+          preserveClientIp: true,
+          endpoints: 'none on the client node',
+        },
+      ];
+    }),
     { ...base, seed: '001', id: 'ip.preserve-off', targets: 'ip', preserveClientIp: false },
     { ...base, seed: '001', id: 'ip.preserve-on', targets: 'ip', preserveClientIp: true },
     // Seed 004: two zones, instance targets node-a and node-b, the client pod on node-a.

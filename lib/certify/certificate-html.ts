@@ -31,8 +31,14 @@ export function renderCertificateHtml(c: Certificate): string {
   const source = c.image.source;
   const imageName = source.path ?? source.hostname ?? source.kind;
   const meta: [string, string][] = [
-    ['Image', `${imageName} (${source.kind})`],
-    ['Kernel', c.image.kernel ?? 'unknown'],
+    ...(c.image.name ? ([['Image', c.image.name]] as [string, string][]) : []),
+    [c.image.name ? 'Snapshot' : 'Image', `${imageName} (${source.kind})`],
+    ['Image kernel', c.image.kernel ?? 'not recorded in the snapshot'],
+    ['Lab kernel', c.lab.kernel],
+    [
+      'returnpath',
+      `${c.returnpath.version} (commit ${c.returnpath.commit ?? 'unknown'}${c.returnpath.dirty ? ', uncommitted changes' : ''})`,
+    ],
     ...(source.hostname ? ([['Host', source.hostname]] as [string, string][]) : []),
     ...(source.collectedAt ? ([['Collected', source.collectedAt]] as [string, string][]) : []),
     ['CNI profile', c.cni],

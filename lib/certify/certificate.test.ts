@@ -17,7 +17,10 @@ const repo = (p: string): string => fileURLToPath(new URL(`../../../${p}`, impor
 
 function input(over: Partial<CertificateInput> = {}): CertificateInput {
   return {
+    returnpath: { version: '0.1.0', commit: '0123456789abcdef0123456789abcdef01234567', dirty: false },
+    lab: { kernel: '6.18.44' },
     image: {
+      name: null,
       source: { kind: 'sysctl.d', path: 'samples/snapshots/hardened-rp-filter-1' },
       kernel: null,
       notes: ['rp_filter=1 on conf/all comes from /etc/sysctl.d/99-hardening.conf:6'],
@@ -108,6 +111,31 @@ describe('certify/certificate', () => {
       /schema/,
     );
     expect(() => parseCertificate('nope', 'c.json')).to.throw(ValidationError, /not JSON/);
+  });
+
+  it('records the returnpath that certified, the lab kernel, the image name and the image kernel', () => {
+    const c = buildCertificate(
+      input({ image: { ...input().image, name: 'ami-0123456789abcdef0', kernel: '6.1.112-amzn2023' } }),
+    );
+    expect(c.returnpath).to.deep.equal({
+      version: '0.1.0',
+      commit: '0123456789abcdef0123456789abcdef01234567',
+      dirty: false,
+    });
+    expect(c.lab.kernel).to.equal('6.18.44');
+    expect(c.image.name).to.equal('ami-0123456789abcdef0');
+    expect(c.image.kernel).to.equal('6.1.112-amzn2023');
+    expect(summarizeCertificate(c)).to.match(/^NOT CERTIFIED ami-0123456789abcdef0 /);
+    const html = renderCertificateHtml(c);
+    for (const s of [
+      'ami-0123456789abcdef0',
+      '6.1.112-amzn2023',
+      '6.18.44',
+      '0123456789abcdef0123456789abcdef01234567',
+    ])
+      expect(html).to.contain(s);
+    const { returnpath: _r, ...without } = c;
+    expect(() => validateCertificate(without)).to.throw(ValidationError, /returnpath/);
   });
 
   it('renders self-contained HTML, escaping every string', () => {

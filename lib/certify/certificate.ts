@@ -4,6 +4,7 @@
  * schemas/certificate.schema.json is generated from this file (write-schemas.ts).
  */
 import { z } from 'zod';
+import { ProvenanceSchema } from '../model/provenance.js';
 import { parseJsonText, validateWith } from '../model/zod-problems.js';
 import { SnapshotSource, snapshotJsonSchema } from './snapshot.js';
 
@@ -41,8 +42,15 @@ export type CertificatePath = z.infer<typeof CertificatePath>;
 export const Certificate = z
   .strictObject({
     schema: z.literal(CERTIFICATE_SCHEMA_ID),
+    /** The returnpath that certified. */
+    returnpath: ProvenanceSchema.strict(),
+    /** The machine the lab ran on (the kernel whose datapath was exercised). */
+    lab: z.strictObject({ kernel: z.string().min(1) }),
     image: z.strictObject({
+      /** What the user calls the image (`--image`, e.g. an AMI id); null when not given. */
+      name: z.string().min(1).nullable(),
       source: SnapshotSource,
+      /** The image's kernel, when the snapshot records it (a collected snapshot, a tree with usr/lib/modules). */
       kernel: z.string().min(1).nullable(),
       /** How the image's sysctls were replayed: interface mapping, origins, assumptions. */
       notes: z.array(z.string()),
@@ -117,6 +125,8 @@ export function isCertified(
 }
 
 export interface CertificateInput {
+  returnpath: Certificate['returnpath'];
+  lab: Certificate['lab'];
   image: Certificate['image'];
   cni: string;
   profile: string;
@@ -132,6 +142,8 @@ export function buildCertificate(input: CertificateInput): Certificate {
   return validateCertificate(
     {
       schema: CERTIFICATE_SCHEMA_ID,
+      returnpath: input.returnpath,
+      lab: input.lab,
       image: input.image,
       cni: input.cni,
       profile: input.profile,
@@ -192,7 +204,7 @@ export function summarizeCertificate(c: Certificate): string {
   const required = c.paths.filter((p) => p.required);
   const ok = required.filter((p) => p.supported).length;
   const failing = required.filter((p) => !p.supported).map((p) => `${p.id} (${p.status})`);
-  const what = c.image.source.path ?? c.image.source.hostname ?? c.image.source.kind;
+  const what = c.image.name ?? c.image.source.path ?? c.image.source.hostname ?? c.image.source.kind;
   return (
     `${c.certified ? 'CERTIFIED' : 'NOT CERTIFIED'} ${what} (${c.cni}, ${c.profile}): ` +
     `${ok}/${required.length} required paths supported${failing.length > 0 ? `; failing: ${failing.join(', ')}` : ''}`

@@ -3,6 +3,7 @@
  * taken from the conformance suites, with the chosen CNI profile), run them as a `certify` suite,
  * and turn each path's result into supported / unsupported with the mechanism and the fix.
  */
+import { kernelRelease, provenanceRecord } from '../version.js';
 import { ValidationError } from '../errors.js';
 import type { CellResult } from '../scenario/result.js';
 import type { CellSpec, SuiteSpec } from '../scenario/cell.js';
@@ -292,7 +293,8 @@ export function pathResult(
     ...(status === 'unsupported' &&
       withWalk(def, explainFailure(r, String(r.configuration['cni'] ?? cni), image))),
     ...(status === 'error' && { mechanism: `could not be decided: ${r.reason}` }),
-    cells: [{ suite: r.suite, id: r.id, status: r.status }],
+    // certify runs on the lab, where no cell is skipped; one that were would not be a verdict.
+    cells: [{ suite: r.suite, id: r.id, status: r.status === 'skipped' ? 'error' : r.status }],
     evidence: [
       `${r.attempts} attempts: ${Object.entries(r.counts)
         .map(([o, n]) => `${n} ${o}`)
@@ -311,10 +313,19 @@ export function certificateOf(opts: {
   pathIds: readonly string[];
   results: readonly CellResult[];
   runId: string;
+  /** What the user calls the image (`--image`, e.g. an AMI id). */
+  imageName?: string;
+  /** Default: this build's. */
+  returnpath?: Certificate['returnpath'];
+  /** The kernel the lab ran on; default: this machine's. */
+  labKernel?: string;
 }): Certificate {
   const image = imageSysctlsFor(opts.snapshot, opts.cni, ['eth0', 'eth1']);
   return buildCertificate({
+    returnpath: opts.returnpath ?? provenanceRecord(),
+    lab: { kernel: opts.labKernel ?? kernelRelease() },
     image: {
+      name: opts.imageName ?? null,
       source: opts.snapshot.source,
       kernel: opts.snapshot.kernel,
       notes: [...image.interfaceMap.map((m) => `image ${m.image} -> lab ${m.lab}`), ...image.notes],

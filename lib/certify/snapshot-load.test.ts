@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { ValidationError } from '../errors.js';
 import { parseSnapshot, serializeSnapshot, type NodeSnapshot } from './snapshot.js';
 import { loadSnapshot, parseSysctlDump } from './snapshot-load.js';
 
@@ -107,14 +107,30 @@ describe('certify/snapshot-load', () => {
     );
   });
 
-  it('missing input is NotFoundError; a directory without sysctl files is ValidationError', async () => {
-    expect(await rejection(loadSnapshot(path.join(tmp, 'nope')))).to.be.instanceOf(NotFoundError);
+  it('missing input is bad input (ValidationError naming it); so is a directory without sysctl files', async () => {
+    const missing = await rejection(loadSnapshot(path.join(tmp, 'nope')));
+    expect(missing).to.be.instanceOf(ValidationError);
+    expect(missing.message).to.contain(path.join(tmp, 'nope'));
+    expect(missing.message).to.match(/does not exist/);
     const empty = path.join(tmp, 'empty');
     await mkdir(empty);
     await writeFile(path.join(empty, 'notes.txt'), 'x');
     const e = await rejection(loadSnapshot(empty));
     expect(e).to.be.instanceOf(ValidationError);
     expect(e.message).to.match(/no \*\.conf files and no image tree/);
+  });
+
+  it("records an image tree's kernel (its one usr/lib/modules directory), not when there are several", async () => {
+    const root = path.join(tmp, 'tree-kernel');
+    await mkdir(path.join(root, 'etc/sysctl.d'), { recursive: true });
+    await writeFile(path.join(root, 'etc/sysctl.d/10.conf'), 'net.ipv4.ip_forward = 1\n');
+    expect((await loadSnapshot(root)).kernel).to.equal(null);
+    await mkdir(path.join(root, 'usr/lib/modules/6.1.112-122.189.amzn2023.x86_64'), { recursive: true });
+    expect((await loadSnapshot(root)).kernel).to.equal('6.1.112-122.189.amzn2023.x86_64');
+    await mkdir(path.join(root, 'usr/lib/modules/6.1.115-126.197.amzn2023.x86_64'));
+    const two = await loadSnapshot(root);
+    expect(two.kernel).to.equal(null);
+    expect(two.notes?.join('\n')).to.match(/several kernels/);
   });
 
   it('records masks (symlink to /dev/null) and follows symlinks inside the tree', async () => {
@@ -143,5 +159,89 @@ describe('certify/snapshot-load', () => {
     expect(byPath['/etc/sysctl.conf']?.precedence).to.equal(5);
     expect(byPath).not.to.have.property('/etc/sysctl.d/97-dangling.conf');
     expect(s.notes?.join('\n')).to.match(/dangling symlink/);
+  });
+
+  describe('links and special files (nothing outside the input is ever read)', () => {
+    let root: string;
+    let outside: string;
+    before(async () => {
+      root = path.join(tmp, 'linked');
+      outside = path.join(tmp, 'outside');
+      await mkdir(path.join(root, 'etc/sysctl.d'), { recursive: true });
+      await mkdir(path.join(root, 'usr/lib'), { recursive: true });
+      await mkdir(outside, { recursive: true });
+      await writeFile(path.join(outside, 'strict.conf'), 'net.ipv4.conf.all.rp_filter = 1\n');
+      await writeFile(
+        path.join(outside, 'passwd'),
+        'root:x:0:0:root:/root:/bin/bash\nsecret:x:1:1::/:/bin/sh\n',
+      );
+      const up = '../'.repeat(12);
+      // A chain whose first hop stays inside and whose second leaves it (relative, then absolute).
+      await symlink('../hop-passwd', path.join(root, 'etc/sysctl.d/10-passwd.conf'));
+      await symlink(`${up}${path.join(outside, 'passwd').slice(1)}`, path.join(root, 'etc/hop-passwd'));
+      await symlink('../hop-strict', path.join(root, 'etc/sysctl.d/20-strict.conf'));
+      await symlink(path.join(outside, 'strict.conf'), path.join(root, 'etc/hop-strict'));
+      // A directory that is a link to the host's own: absolute targets are taken inside the tree.
+      await symlink('/usr/lib/sysctl.d', path.join(root, 'usr/lib/sysctl.d'));
+      await symlink('/dev/zero', path.join(root, 'etc/sysctl.d/30-zero.conf'));
+      await writeFile(path.join(root, 'etc/sysctl.d/40-own.conf'), 'net.ipv4.ip_forward = 1\n');
+    });
+
+    it('never follows a link out of the tree, in any hop, and says so; never applies what is outside', async () => {
+      const s = await loadSnapshot(root);
+      const text = JSON.stringify(s);
+      expect(text).not.to.contain('root:x:0:0');
+      expect(text).not.to.contain('secret');
+      const keys = s.sysctlFiles.flatMap((f) => f.entries.map((e) => `${f.path}: ${e.key}=${e.value}`));
+      expect(keys).to.deep.equal(['/etc/sysctl.d/40-own.conf: net.ipv4.ip_forward=1']);
+      const notes = s.notes?.join('\n') ?? '';
+      expect(notes).to.match(
+        /10-passwd\.conf: a link leads outside the input \(\/etc\/hop-passwd -> (\.\.\/)+/,
+      );
+      // The absolute second hop is taken inside the tree, where it does not exist.
+      expect(notes).to.match(/20-strict\.conf -> \.\.\/hop-strict: dangling symlink/);
+      expect(notes).to.match(/30-zero\.conf -> \/dev\/zero: dangling symlink/);
+      // usr/lib/sysctl.d -> /usr/lib/sysctl.d points at itself inside the tree: a loop, not the host's directory.
+      expect(notes).to.match(
+        /\/usr\/lib\/sysctl\.d leads outside the tree \(.*too many levels of symbolic links\)/,
+      );
+    });
+
+    it('a flat directory: a link out of it is reported, not read', async () => {
+      const flat = path.join(tmp, 'flat-linked');
+      await mkdir(flat);
+      await symlink(path.join(outside, 'strict.conf'), path.join(flat, '10-abs.conf'));
+      await symlink('../outside/strict.conf', path.join(flat, '20-rel.conf'));
+      await writeFile(path.join(flat, '30-own.conf'), 'net.ipv4.ip_forward = 1\n');
+      const s = await loadSnapshot(flat);
+      expect(s.sysctlFiles.flatMap((f) => f.entries.map((e) => e.key))).to.deep.equal([
+        'net.ipv4.ip_forward',
+      ]);
+      expect(s.notes?.join('\n')).to.match(/10-abs\.conf: a link leads outside the input/);
+      expect(s.notes?.join('\n')).to.match(/20-rel\.conf: a link leads outside the input/);
+    });
+
+    it('a file that is not a sysctl file is refused without showing its contents', async () => {
+      for (const input of [path.join(outside, 'passwd'), path.join(outside, 'passwd.conf')]) {
+        if (input.endsWith('.conf')) await writeFile(input, 'root:x:0:0:root:/root:/bin/bash\n');
+        const e = await rejection(loadSnapshot(input));
+        expect(e, input).to.be.instanceOf(ValidationError);
+        expect(e.message).to.match(/is not a sysctl file/);
+        expect(e.message).to.match(/contents not shown/);
+        expect(e.message).not.to.contain('root:x');
+      }
+    });
+
+    it('refuses devices and /proc files with a clear message', async () => {
+      for (const [input, re] of [
+        ['/dev/zero', /is a character device, not a file/],
+        ['/proc/sys/net/ipv4/conf/all/rp_filter', /kernel pseudo-file under \/proc/],
+        ['/proc/self/status', /kernel pseudo-file under \/proc/],
+      ] as const) {
+        const e = await rejection(loadSnapshot(input));
+        expect(e, input).to.be.instanceOf(ValidationError);
+        expect(e.message, input).to.match(re);
+      }
+    });
   });
 });

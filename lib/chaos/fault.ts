@@ -10,10 +10,12 @@
  *   const ledger = new FaultLedger(labChaosContext(lab));
  *   try { await ledger.apply(rpFilter('node-1', 'eth1', 1)); ... } finally { await ledger.revertAll(); }
  */
+import type { ChildProcess } from 'node:child_process';
 import { shellQuote, type CommandResult, type RunOptions } from '../exec/command.js';
 import type { HostExec } from '../exec/netns.js';
 import { LabAgents } from '../lab/agents.js';
 import type { Lab } from '../lab/lab.js';
+import type { LabKube } from '../kube/lab-kube.js';
 import type { Topology } from '../model/topology.js';
 import { NlbControl } from '../nlb/control.js';
 import type { TrafficAgent } from '../traffic/agent.js';
@@ -27,6 +29,14 @@ export interface ChaosContext {
   nlb(lbName: string): NlbControl;
   /** The traffic agent of a host (started on first use, stopped with the lab). */
   agent(ref: string): Promise<TrafficAgent>;
+  /**
+   * The lab's real control plane and kube-proxies, when the cell runs on them: faults of
+   * endpoints and readiness then act through the Kubernetes API (returnpath as the kubelet) and
+   * wait until the real EndpointSlice controller and every kube-proxy have applied them.
+   */
+  readonly kube?: LabKube;
+  /** A process the lab plan started in a host (the emulated health check server), when running. */
+  hostProcess?(hostId: string, name: string): ChildProcess | undefined;
 }
 
 export interface Fault {
@@ -61,21 +71,26 @@ export class FaultError extends Error {
 export interface LabChaosOptions {
   /** Reuse the cell's agents, so a host keeps one traffic worker. */
   agents?: LabAgents;
+  /** The cell's real Kubernetes, when it runs on it. */
+  kube?: LabKube;
 }
 
 /** A ChaosContext on a live lab: NlbControl instances and agents are created once and shared. */
 export function labChaosContext(lab: Lab, opts: LabChaosOptions = {}): ChaosContext {
   const agents = opts.agents ?? new LabAgents(lab);
-  const nlbs = new Map<string, NlbControl>();
   return {
     topology: lab.topology,
     host: (ref) => lab.host(ref),
-    nlb(lbName) {
-      let c = nlbs.get(lbName);
-      if (!c) nlbs.set(lbName, (c = new NlbControl(lab, lbName)));
-      return c;
-    },
+    nlb: (lbName) => NlbControl.of(lab, lbName),
     agent: (ref) => agents.get(ref),
+    ...(opts.kube && { kube: opts.kube }),
+    hostProcess(hostId, name) {
+      try {
+        return lab.process(lab.host(hostId).host, name);
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 

@@ -108,6 +108,30 @@ describe('chaos: fingerprint normalizers', () => {
     ]);
   });
 
+  it('nftables: chains, sets and maps by name within a table (a re-created chain moves to the end)', () => {
+    const table = (chains: string[]): string =>
+      ['table ip kube-proxy {', '\tcomment "rules for kube-proxy"', ...chains, '}'].join('\n');
+    const a = ['\tchain local-X {', '\t\tmeta l4proto tcp dnat to 10.0.0.1:80', '\t}'];
+    const b = ['\tset cluster-ips {', '\t\ttype ipv4_addr', '\t}'];
+    const c = ['\tchain external-X {', '\t\tgoto local-X', '\t}'];
+    const first = normalizeNft(table([...a, ...b, ...c]));
+    expect(normalizeNft(table([...b, ...c, ...a]))).to.deep.equal(first);
+    expect(first).to.deep.equal([
+      'table ip kube-proxy table ip kube-proxy {',
+      'table ip kube-proxy comment "rules for kube-proxy"',
+      'table ip kube-proxy chain external-X {',
+      'table ip kube-proxy goto local-X',
+      'table ip kube-proxy }',
+      'table ip kube-proxy chain local-X {',
+      'table ip kube-proxy meta l4proto tcp dnat to 10.0.0.1:80',
+      'table ip kube-proxy }',
+      'table ip kube-proxy set cluster-ips {',
+      'table ip kube-proxy type ipv4_addr',
+      'table ip kube-proxy }',
+      'table ip kube-proxy }',
+    ]);
+  });
+
   it('sysctls: key = value with whitespace collapsed, volatile keys dropped', () => {
     const text = [
       'net.ipv4.ip_local_port_range = 32768\t60999',

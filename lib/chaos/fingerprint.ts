@@ -394,11 +394,25 @@ export function normalizeIptablesSave(text: string): string[] {
 
 /**
  * nftables tables iptables does not manage, one line per ruleset line prefixed with its table, with
- * counters, handles and expiry times removed.
+ * counters, handles and expiry times removed. Within a table the chains, sets and maps are listed
+ * by name: `nft` lists them in creation order, which means nothing (a chain a program deletes and
+ * re-creates, as kube-proxy's nftables mode does, moves to the end); rules keep their order.
  */
 export function normalizeNft(stdout: string, stderr = ''): string[] {
   const out: string[] = [];
   let table = '';
+  let depth = 0;
+  let header: string[] = [];
+  let footer: string[] = [];
+  let blocks: string[][] = [];
+  let block: string[] | undefined;
+  const flush = (): void => {
+    const sorted = blocks.sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
+    out.push(...header, ...sorted.flat(), ...footer);
+    header = [];
+    footer = [];
+    blocks = [];
+  };
   for (const raw of foreignNftTables(stdout, stderr).split('\n')) {
     const t = /^table (\S+ \S+) \{/.exec(raw);
     if (t) table = t[1]!;
@@ -407,8 +421,23 @@ export function normalizeNft(stdout: string, stderr = ''): string[] {
       .replace(/counter packets \d+ bytes \d+/g, 'counter')
       .replace(/\s*expires \S+/g, '')
       .trim();
-    if (line !== '') out.push(`table ${table} ${line}`);
+    const opens = (line.match(/\{/g) ?? []).length;
+    const closes = (line.match(/\}/g) ?? []).length;
+    if (line !== '') {
+      const text = `table ${table} ${line}`;
+      if (depth === 1 && opens > closes) block = [text];
+      else if (block) block.push(text);
+      else if (depth + opens - closes === 0 && closes > opens) footer.push(text);
+      else header.push(text);
+    }
+    depth += opens - closes;
+    if (block && depth === 1) {
+      blocks.push(block);
+      block = undefined;
+    }
+    if (depth === 0 && (t || line === '}')) flush();
   }
+  flush();
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { TimelineSample, TimelineWindow } from '../scenario/result.js';
-import { overlaps, summarizeTimeline, summarizeWindows } from './summary.js';
+import { overlaps, partition, summarizeTimeline, summarizeWindows } from './summary.js';
 
 /** One attempt every 10 ms from 0 to end (exclusive); outcome by start time; timeouts last 300 ms. */
 function series(endMs: number, outcome: (t: number) => string): TimelineSample[] {
@@ -22,8 +22,13 @@ describe('chaos: summarizeTimeline', () => {
     expect(m['attempts']).to.equal(400);
     // 100 failing attempts inside, plus the success that starts right at the revert.
     expect(m['attemptsInside']).to.equal(101);
-    expect(m['failureRateInside']).to.be.closeTo(100 / 101, 1e-9);
+    expect(m['failureRateInside']).to.equal(0.9901); // rounded to 4 decimals
     expect(m['failureRateOutside']).to.equal(0);
+    // Started while surely in effect (no apply/revert times given: the window itself): exactly the 100 failures.
+    expect(m['attemptsUnderFault']).to.equal(100);
+    expect(m['failuresUnderFault']).to.equal(100);
+    expect(m['attemptsAfterRevert']).to.equal(200);
+    expect(m['failuresAfterRevert']).to.equal(0);
     expect(m['windowMs']).to.equal(1290);
     expect(m['firstFailureMs']).to.equal(0);
     expect(m['recoveryMs']).to.equal(0);
@@ -96,8 +101,25 @@ describe('chaos: summarizeTimeline', () => {
       failureRateOutside: null,
       attemptsInside: 0,
       failureRateInside: null,
+      attemptsUnderFault: 0,
+      failuresUnderFault: 0,
+      attemptsAfterRevert: 0,
+      failuresAfterRevert: 0,
       windowMs: null,
       recoveryMs: null,
     });
+  });
+
+  it('partition: outside, under the fault (apply finished to revert started), after revert', () => {
+    const win: TimelineWindow = { label: 'f', from: 1000, to: 2000, applied: 1050, reverting: 1900 };
+    const s = series(3000, () => 'connected');
+    const p = partition(s, [win]);
+    // Outside: nothing of its lifetime (1 ms) touches [1000, 2000].
+    expect(p.outside.map((x) => x.t))
+      .to.include.members([0, 990, 2010])
+      .and.not.include.members([1000, 2000]);
+    expect(p.underFault[0]!.t).to.equal(1050);
+    expect(p.underFault[p.underFault.length - 1]!.t).to.equal(1890);
+    expect(p.afterRevert[0]!.t).to.equal(2000);
   });
 });

@@ -82,6 +82,31 @@ export function summarizeWindows(
   });
 }
 
+/** The attempts a chaos cell is judged on, by when they started relative to the faults. */
+export interface Partition {
+  /** Lifetime overlaps no fault window (before the first apply, after each revert). */
+  outside: TimelineSample[];
+  /** Started while a fault was surely in effect: after its apply finished, before its revert started. */
+  underFault: TimelineSample[];
+  /** Started after the last revert finished. */
+  afterRevert: TimelineSample[];
+}
+
+export function partition(samples: readonly TimelineSample[], windows: readonly TimelineWindow[]): Partition {
+  const sorted = [...samples].sort((a, b) => a.t - b.t);
+  const lastRevert = windows.length ? Math.max(...windows.map((w) => w.to)) : Infinity;
+  return {
+    outside: sorted.filter((s) => !windows.some((w) => overlaps(s, w))),
+    underFault: sorted.filter((s) =>
+      windows.some((w) => s.t >= (w.applied ?? w.from) && s.t < (w.reverting ?? w.to)),
+    ),
+    afterRevert: sorted.filter((s) => s.t >= lastRevert),
+  };
+}
+
+/** Rates to four decimals: measured figures, not noise. */
+const rate4 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10000) / 10000);
+
 /**
  * The metrics of Timeline: `attempts`, `attemptsOutside`, `failureRateOutside`, `attemptsInside`,
  * `failureRateInside` (rates null without attempts), `windowMs` and `recoveryMs` (of the single
@@ -98,12 +123,18 @@ export function summarizeTimeline(
   const outside = samples.filter((s) => !windows.some((w) => overlaps(s, w)));
   const rate = (xs: readonly TimelineSample[]): number | null =>
     xs.length ? xs.filter(failed).length / xs.length : null;
+  const parts = partition(samples, windows);
+  const failures = (xs: readonly TimelineSample[]): number => xs.filter(failed).length;
   const metrics: Record<string, number | null> = {
     attempts: samples.length,
     attemptsOutside: outside.length,
-    failureRateOutside: rate(outside),
+    failureRateOutside: rate4(rate(outside)),
     attemptsInside: inside.length,
-    failureRateInside: rate(inside),
+    failureRateInside: rate4(rate(inside)),
+    attemptsUnderFault: parts.underFault.length,
+    failuresUnderFault: failures(parts.underFault),
+    attemptsAfterRevert: parts.afterRevert.length,
+    failuresAfterRevert: failures(parts.afterRevert),
   };
   const per = summarizeWindows(samples, windows, opts);
   if (per.length === 0) {
@@ -119,7 +150,7 @@ export function summarizeTimeline(
   if (per.length > 1)
     per.forEach((w, i) => {
       metrics[`w${i}.attempts`] = w.attempts;
-      metrics[`w${i}.failureRate`] = w.failureRate;
+      metrics[`w${i}.failureRate`] = rate4(w.failureRate);
       metrics[`w${i}.firstFailureMs`] = w.firstFailureMs;
       metrics[`w${i}.windowMs`] = w.windowMs;
       metrics[`w${i}.recoveryMs`] = w.recoveryMs;

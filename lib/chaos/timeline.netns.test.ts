@@ -36,7 +36,9 @@ describe('chaos: timelines (real namespaces)', function () {
       target: { host: VIP, port: 80 },
       durationMs: 2000,
       batch: { attempts: 5, everyMs: 50, deadlineMs: 200 },
-      longLived: { connections: 3, intervalMs: 100 },
+      // Heartbeats stop being answered for the 700 ms of the window: a 300 ms reply timeout sees it
+      // (the default, 2 s, waits out a busy machine instead).
+      longLived: { connections: 3, intervalMs: 100, replyTimeoutMs: 300 },
       faults: [{ atMs: 500, durationMs: 700, fault: rpFilter('node-1', 'eth1', 1) }],
     });
     const m = t.metrics;

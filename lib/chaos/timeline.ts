@@ -15,9 +15,17 @@ import { summarizeTimeline } from './summary.js';
 export interface ScheduledFault {
   /** When to apply, ms after the traffic started. */
   atMs: number;
-  /** How long after `atMs` to revert. */
+  /**
+   * How long the fault stays in effect: it is reverted this long after its apply finished (however
+   * long a busy machine took to apply it), and not before `holdUntil` resolves.
+   */
   durationMs: number;
   fault: Fault;
+  /**
+   * A condition the fault is held for (e.g. an NLB's health checks reacting), awaited after
+   * durationMs; given the epoch time its apply finished.
+   */
+  holdUntil?: (appliedAt: number) => Promise<void>;
 }
 
 export interface TimelineOptions {
@@ -118,6 +126,7 @@ export async function runTimeline(opts: TimelineOptions): Promise<Timeline> {
 
   const build = (): Timeline => {
     const tl: Timeline = {
+      startedAt: t0,
       samples: [...samples].sort((a, b) => a.t - b.t),
       windows: [...windows].sort((a, b) => a.from - b.from),
       metrics: summarizeTimeline(samples, windows, { recoveryRun: opts.recoveryRun }),
@@ -146,7 +155,12 @@ export async function runTimeline(opts: TimelineOptions): Promise<Timeline> {
     } catch (e) {
       fail(e);
     }
-    await until(t0 + s.atMs + s.durationMs);
+    const appliedAt = Date.now();
+    const applied = rel(appliedAt);
+    await until(appliedAt + s.durationMs);
+    if (s.holdUntil && !stopped)
+      await Promise.race([s.holdUntil(appliedAt).catch((e: unknown) => fail(e)), stop]);
+    const reverting = rel(Date.now());
     try {
       await ledger.revert(s.fault);
     } catch (e) {
@@ -154,7 +168,7 @@ export async function runTimeline(opts: TimelineOptions): Promise<Timeline> {
     }
     const to = rel(Date.now());
     log(`+${to} ms reverted ${s.fault.label}`);
-    windows.push({ label: s.fault.label, from, to });
+    windows.push({ label: s.fault.label, from, to, applied, reverting: Math.max(applied, reverting) });
   };
 
   let faultsDone: Promise<unknown> = Promise.resolve();
@@ -167,16 +181,39 @@ export async function runTimeline(opts: TimelineOptions): Promise<Timeline> {
         intervalMs: opts.longLived.intervalMs,
         replyTimeoutMs: opts.longLived.replyTimeoutMs,
       });
-    faultsDone = Promise.all(opts.faults.map(runFault));
+    // The traffic lasts durationMs, and in any case until every fault is reverted and then as long
+    // as the schedule planned after the last revert: a slow apply or a held fault lengthens the
+    // run instead of cutting the fault or the recovery short.
+    const tail = opts.durationMs - Math.max(0, ...opts.faults.map((f) => f.atMs + f.durationMs));
+    let revertedAt: number | undefined = opts.faults.length === 0 ? t0 : undefined;
+    faultsDone = Promise.all(opts.faults.map(runFault)).then(() => {
+      revertedAt = Date.now();
+    });
     const batches: Promise<void>[] = [];
-    for (let k = 0; k * everyMs < opts.durationMs && !stopped; k++) {
-      await until(t0 + k * everyMs);
-      if (stopped) break;
+    const over = (at: number): boolean =>
+      revertedAt !== undefined && at >= Math.max(t0 + opts.durationMs, revertedAt + tail);
+    for (let k = 0; !stopped; k++) {
+      const at = t0 + k * everyMs;
+      if (over(at)) break;
+      await until(at);
+      if (stopped || over(at)) break;
       batches.push(
         agent.probe(spec).then(
           (r) => {
-            for (const a of r.attempts)
-              samples.push({ t: rel(r.startedAt + a.startMs), outcome: a.outcome, ms: a.ms });
+            for (const a of r.attempts) {
+              const sample: TimelineSample = {
+                t: rel(r.startedAt + a.startMs),
+                outcome: a.outcome,
+                ms: a.ms,
+              };
+              if (a.localPort !== undefined) sample.port = a.localPort;
+              if (a.outcome !== 'connected') {
+                sample.phase = a.phase;
+                if (a.errno) sample.errno = a.errno;
+              }
+              if (a.stallMs !== undefined) sample.stallMs = a.stallMs;
+              samples.push(sample);
+            }
           },
           (e: unknown) => fail(e),
         ),

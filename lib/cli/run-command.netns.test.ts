@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
+import { provenanceRecord } from '../version.js';
 import { join } from 'node:path';
 import { requireLab } from '../lab/test-support.js';
 import { parseResults } from '../report/index.js';
@@ -33,6 +34,12 @@ describe('returnpath run (real namespaces)', function () {
     expect(first.exitCode).to.equal(0);
     const results = parseResults(await readFile(join(first.dir, 'results.json'), 'utf8'), 'results.json');
     expect(results.state).to.equal('complete');
+    // Where the results came from: this returnpath and this kernel, in results.json and junit.xml.
+    expect(results.returnpath).to.deep.equal(provenanceRecord());
+    expect(results.host.kernel).to.equal(release());
+    expect(await readFile(join(first.dir, 'junit.xml'), 'utf8')).to.contain(
+      `<property name="returnpath.commit" value="${provenanceRecord().commit ?? 'unknown'}"/>`,
+    );
     expect(results.cells.map((c) => c.id).sort()).to.deep.equal([
       'rp-1.fix-off.sdc-off',
       'rp-1.fix-on.sdc-off',

@@ -14,8 +14,8 @@ export interface NodeContext {
 /** The pod's gateway: a link-local address answered by a permanent neighbour entry (VPC CNI). */
 export const POD_GATEWAY = '169.254.1.1';
 
-/** vpc-cni's GeneratePodHostVethName: prefix + first chars of sha1("namespace.name"). */
-export function hostVethName(prefix: string, pod: Pod, hexChars = 15 - prefix.length): string {
+/** vpc-cni's GeneratePodHostVethName: prefix + the first 11 hex digits of sha1("namespace.name"). */
+export function hostVethName(prefix: string, pod: Pod, hexChars = 11): string {
   const h = createHash('sha1').update(`default.${pod.name}`).digest('hex');
   return `${prefix}${h.slice(0, hexChars)}`;
 }
@@ -71,6 +71,17 @@ export function wireLinkLocalGateway(
     `route add default via ${gateway} dev eth0`,
     `neigh add ${gateway} lladdr ${gatewayMac} dev eth0 nud permanent`,
   );
+}
+
+/**
+ * A pod namespace a real CNI plugin wires (the lab only creates it and brings lo up, as a
+ * container runtime does before it calls the plugin).
+ */
+export function podNamespace(ctx: NodeContext, pod: Pod, by: string): HostPlan {
+  const podHost = ctx.builder.host(`pod/${pod.name}`, 'pod', pod.address);
+  podHost.config.push('link set lo up');
+  podHost.legend.push(`eth0 from the CNI plugin (${by}) on node/${pod.node} (ENI ${pod.eni})`);
+  return podHost;
 }
 
 export function eniOf(node: Node, pod: Pod): Eni {

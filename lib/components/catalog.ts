@@ -89,7 +89,10 @@ export const vpcCni = new GoModuleComponent({
   binaries: [
     { pkg: `${VPC_CNI}/cmd/routed-eni-cni-plugin`, out: 'aws-cni' },
     { pkg: `${VPC_CNI}/cmd/egress-cni-plugin`, out: 'egress-cni' },
+    { pkg: './vpc-cni-node', out: 'vpc-cni-node' },
+    { pkg: './cni-exec', out: 'cni-exec' },
   ],
+  localPackages: ['vpc-cni-node', 'cni-exec'],
   copyFromModule: [[VPC_CNI, 'rpc/rpc.proto', 'rpc/rpc.proto']],
   coldBuildHint: '5 min on 2 cores',
 });
@@ -99,7 +102,12 @@ export const vpcCniLegacy = new GoModuleComponent({
   description: `the AWS VPC CNI plugin before v1.8 (aws-cni) from ${VPC_CNI}`,
   version: VERSIONS.vpcCniLegacy,
   require: { [VPC_CNI]: VERSIONS.vpcCniLegacy },
-  binaries: [{ pkg: `${VPC_CNI}/cmd/routed-eni-cni-plugin`, out: 'aws-cni' }],
+  binaries: [
+    { pkg: `${VPC_CNI}/cmd/routed-eni-cni-plugin`, out: 'aws-cni' },
+    { pkg: './vpc-cni-node-legacy', out: 'vpc-cni-node' },
+    { pkg: './cni-exec', out: 'cni-exec' },
+  ],
+  localPackages: ['vpc-cni-node-legacy', 'cni-exec'],
   copyFromModule: [[VPC_CNI, 'rpc/rpc.proto', 'rpc/rpc.proto']],
   coldBuildHint: '1 min',
 });

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { CommandError, EnvironmentError } from '../errors.js';
 import type { CommandResult } from '../exec/command.js';
@@ -147,33 +147,7 @@ export async function buildComponent(c: Component, opts: BuildOptions = {}): Pro
     const workDir = await mkdtemp(join(componentsDir(), c.name, `.work-${version}-${hash}-`));
     tmpDirs.push(workDir);
     log(`${c.name} ${version}: building (about ${c.coldBuildHint} cold, seconds when Go's cache is warm)`);
-    const ctx: BuildContext = {
-      outDir,
-      workDir,
-      log: (l) => log(`${c.name} ${version}: ${l}`),
-      run: (argv, o = {}) =>
-        runLogged(argv, {
-          ...o,
-          heartbeatMs: opts.heartbeatMs ?? 30_000,
-          log: (l) => log(`${c.name} ${version}: ${l}`),
-          ...(opts.signal && { signal: opts.signal }),
-        }),
-    };
-    await c.build(ctx);
-    const seconds = (performance.now() - t0) / 1000;
-    const toolchain = await runLogged(['go', 'env', 'GOVERSION'], { log: () => undefined })
-      .then((r) => r.stdout.trim())
-      .catch(() => undefined);
-    const manifest: ComponentManifest = {
-      name: c.name,
-      version,
-      recipeHash: hash,
-      files: [...c.files],
-      builtAt: new Date().toISOString(),
-      buildSeconds: Math.round(seconds * 10) / 10,
-      ...(toolchain && { toolchain }),
-    };
-    await writeFile(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    await buildAndDescribe(c, { version, recipeHash: hash, outDir, workDir, t0, opts, log });
     await rm(dir, { recursive: true, force: true });
     await rename(outDir, dir);
     tmpDirs.shift();
@@ -182,6 +156,93 @@ export async function buildComponent(c: Component, opts: BuildOptions = {}): Pro
     for (const d of tmpDirs.reverse()) await rm(d, { recursive: true, force: true });
     await lock.release();
   }
+}
+
+/**
+ * Builds `c` into `dir` (not the cache): for a build of the user's own source. The files appear
+ * only when the build is complete (a sibling temporary directory renamed into place); `extra`
+ * goes into manifest.json beside the usual fields.
+ */
+export async function buildInto(
+  c: Component,
+  dir: string,
+  opts: BuildOptions & { extra?: Record<string, unknown> } = {},
+): Promise<BuildReport> {
+  const log = opts.log ?? (() => undefined);
+  const t0 = performance.now();
+  // The same recipe hash as the cache's key, so a build's manifest says which recipe made it.
+  const { version, hash: recipeHash } = await cacheKey(c);
+  const parent = dirname(dir);
+  await mkdir(parent, { recursive: true });
+  const outDir = await mkdtemp(join(parent, `.${basename(dir)}.tmp-`));
+  const workDir = await mkdtemp(join(parent, `.${basename(dir)}.work-`));
+  try {
+    log(`${c.name} ${version}: building into ${dir}`);
+    const seconds = await buildAndDescribe(c, {
+      version,
+      recipeHash,
+      outDir,
+      workDir,
+      t0,
+      opts,
+      log,
+      ...(opts.extra && { extra: opts.extra }),
+    });
+    await rm(dir, { recursive: true, force: true });
+    await rename(outDir, dir);
+    return { name: c.name, version, dir, state: 'built', seconds };
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+interface BuildStep {
+  version: string;
+  recipeHash: string;
+  outDir: string;
+  workDir: string;
+  /** When the build started (performance.now()), for buildSeconds. */
+  t0: number;
+  opts: BuildOptions;
+  log: (line: string) => void;
+  /** Written into manifest.json beside the usual fields. */
+  extra?: Record<string, unknown>;
+}
+
+/** Runs `c`'s build into `outDir` and writes its manifest.json there; returns the build's seconds. */
+async function buildAndDescribe(c: Component, step: BuildStep): Promise<number> {
+  const { version, outDir, workDir, opts } = step;
+  const prefixed = (l: string): void => step.log(`${c.name} ${version}: ${l}`);
+  const ctx: BuildContext = {
+    outDir,
+    workDir,
+    log: prefixed,
+    run: (argv, o = {}) =>
+      runLogged(argv, {
+        ...o,
+        heartbeatMs: opts.heartbeatMs ?? 30_000,
+        log: prefixed,
+        ...(opts.signal && { signal: opts.signal }),
+      }),
+  };
+  await c.build(ctx);
+  const seconds = (performance.now() - step.t0) / 1000;
+  const toolchain = await runLogged(['go', 'env', 'GOVERSION'], { log: () => undefined })
+    .then((r) => r.stdout.trim())
+    .catch(() => undefined);
+  const manifest: ComponentManifest & Record<string, unknown> = {
+    name: c.name,
+    version,
+    recipeHash: step.recipeHash,
+    files: [...c.files],
+    builtAt: new Date().toISOString(),
+    buildSeconds: Math.round(seconds * 10) / 10,
+    ...(toolchain && { toolchain }),
+    ...step.extra,
+  };
+  await writeFile(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  return seconds;
 }
 
 interface LoggedRunOptions {

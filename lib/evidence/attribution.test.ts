@@ -225,6 +225,18 @@ describe('evidence/attribution', () => {
     });
   });
 
+  it("attributes a node's unexplained inbound packets to a counter-less nftables table when told one drops there", () => {
+    const counters = { 'Ip.InReceives': 10, 'Ip.InDelivers': 6 };
+    const plain = delta('node/node-b', counters);
+    expect(whereDropped([plain], { pinnedOnly: true })).to.deep.equal([]);
+    const nft: HostDelta = { ...plain, nftablesDropTable: 'ip kube-proxy' };
+    const [f] = whereDropped([nft], { pinnedOnly: true });
+    expect(f).to.include({ host: 'node/node-b', reason: 'rule', count: 4, scope: 'host' });
+    expect(f!.summary).to.equal(
+      'node/node-b dropped 4 packets in nftables table ip kube-proxy (inferred from its IP counters)',
+    );
+  });
+
   it('describeEvidence lists resets then drops, one line each', () => {
     expect(
       describeEvidence([delta('node/b', { 'Tcp.OutRsts': 1, 'TcpExt.IPReversePathFilter': 2 })]),

@@ -187,6 +187,8 @@ function martianFindings(
   const count = raw - rpf;
   if (count <= 0) return [];
   const candidates = deltas
+    // A host whose unexplained packets an nftables table took (nftablesFinding) is not a candidate.
+    .filter((d) => d.nftablesDropTable === undefined)
     .map((d) => ({ host: d.host, n: unexplainedInbound(d) }))
     .filter((x) => x.n > 0)
     .sort((a, b) => b.n - a.n || a.host.localeCompare(b.host));
@@ -226,6 +228,27 @@ function martianFindings(
   ];
 }
 
+/**
+ * A host whose drops happen in an nftables table without per-rule counters (the real kube-proxy
+ * in nftables mode): its inbound packets that were neither delivered, forwarded nor counted as
+ * dropped elsewhere are what that table dropped. Its own per-namespace IP counters show them.
+ */
+function nftablesFinding(d: HostDelta): DropFinding | undefined {
+  if (d.nftablesDropTable === undefined) return undefined;
+  const n = unexplainedInbound(d);
+  if (n <= 0) return undefined;
+  const detail = `nftables table ${d.nftablesDropTable}: ${plural(n, 'inbound packet')} neither delivered nor forwarded (its rules count nothing: inferred from the namespace's IP counters)`;
+  return {
+    host: d.host,
+    reason: 'rule',
+    count: n,
+    detail,
+    scope: 'host',
+    rule: { table: d.nftablesDropTable, chain: '', rule: '(nftables)' },
+    summary: `${d.host} dropped ${plural(n, 'packet')} in nftables table ${d.nftablesDropTable} (inferred from its IP counters)`,
+  };
+}
+
 export interface WhereDroppedOptions {
   /**
    * Leave out machine-wide findings that cannot be pinned on one measured host (MACHINE_HOST).
@@ -254,6 +277,8 @@ export function whereDropped(deltas: readonly HostDelta[], opts: WhereDroppedOpt
       });
     }
     out.push(...ruleFindings(d));
+    const nft = nftablesFinding(d);
+    if (nft) out.push(nft);
   }
   const pinnedOnly = opts.pinnedOnly ?? false;
   out.push(...martianFindings(deltas, 'in_martian_src', 'martian-source', pinnedOnly));

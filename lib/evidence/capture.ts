@@ -2,8 +2,7 @@
  * Packet capture inside a host with tcpdump, started only once tcpdump says it is listening
  * (calico felix's tcpdump helper), stopped with SIGINT so the file is complete.
  */
-import type { ChildProcess } from 'node:child_process';
-import type { HostExec } from '../exec/netns.js';
+import type { HostExec, HostProcess } from '../exec/netns.js';
 import { CommandError, EnvironmentError } from '../errors.js';
 import { runOnHost } from './host-run.js';
 
@@ -110,7 +109,7 @@ class RunningCapture implements Capture {
     private readonly exec: HostExec,
     readonly file: string,
     readonly argv: readonly string[],
-    private readonly child: ChildProcess,
+    private readonly child: HostProcess,
     private readonly exited: Promise<Exit>,
     private readonly stderr: () => string,
     private readonly opts: CaptureOptions,

@@ -13,6 +13,8 @@ import {
   snapshotRules,
 } from './iptables.js';
 import { type ConntrackEntry, listConntrack } from './conntrack.js';
+import { runOnHost } from './host-run.js';
+import { NFT_LIST, parseNftCounters } from './nft.js';
 
 export interface ProbeOptions {
   /** Snapshot iptables rule counters too (one more process per host and snapshot). Default true. */
@@ -21,6 +23,17 @@ export interface ProbeOptions {
   iptablesSave?: readonly string[];
   /** List the conntrack table after the action. Default false. */
   conntrack?: boolean;
+  /**
+   * Hosts whose nftables counters (tables iptables does not manage, e.g. the real VPC CNI's
+   * `table ip aws-cni`) are read with the rules: one more process on each of them.
+   */
+  nft?: (host: string) => boolean;
+  /**
+   * Hosts whose drops happen in an nftables table without per-rule counters (the real kube-proxy
+   * in nftables mode: `ip kube-proxy`), host id → table. Their unexplained inbound packets are
+   * attributed to that table (whereDropped).
+   */
+  nftablesDrops?: ReadonlyMap<string, string>;
 }
 
 export interface HostSnapshot {
@@ -41,6 +54,8 @@ export interface HostDelta {
   elapsedMs: number;
   /** Commands that took the evidence, runnable from the root namespace. */
   commands: (readonly string[])[];
+  /** The nftables table that drops without counters on this host (ProbeOptions.nftablesDrops). */
+  nftablesDropTable?: string;
 }
 
 export interface Measurement<T> {
@@ -50,10 +65,13 @@ export interface Measurement<T> {
 
 /** One host's counters (and rules) now, read concurrently. */
 export async function snapshotHost(exec: HostExec, opts: ProbeOptions = {}): Promise<HostSnapshot> {
-  const [counters, rules] = await Promise.all([
+  const withNft = opts.rules !== false && (opts.nft?.(exec.host) ?? false);
+  const [counters, rules, nft] = await Promise.all([
     snapshotCounters(exec),
     opts.rules === false ? undefined : snapshotRules(exec, opts.iptablesSave ?? IPTABLES_SAVE),
+    withNft ? runOnHost(exec, NFT_LIST) : undefined,
   ]);
+  if (rules && nft) rules.rules.push(...parseNftCounters(nft.stdout, nft.stderr).rules);
   return { host: exec.host, counters, ...(rules && { rules }) };
 }
 
@@ -103,7 +121,12 @@ export class EvidenceProbe {
     );
     return after.map(({ snap, conntrack }, i) => {
       const d = diffHost(before[i] as HostSnapshot, snap);
-      return conntrack ? { ...d, conntrackAfter: conntrack } : d;
+      const table = this.opts.nftablesDrops?.get(d.host);
+      return {
+        ...d,
+        ...(conntrack && { conntrackAfter: conntrack }),
+        ...(table && { nftablesDropTable: table }),
+      };
     });
   }
 }

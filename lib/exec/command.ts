@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnOwnGroup } from './children.js';
 import { CommandError } from '../errors.js';
 
 export interface RunOptions {
@@ -38,13 +38,14 @@ export class CommandRunner {
     const [file, ...args] = argv;
     if (!file) throw new Error('empty argv');
     return new Promise((resolve, reject) => {
-      const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      // Its own process group: a Ctrl-C to the terminal's group does not kill a command a cell relies on.
+      const child = spawnOwnGroup(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let timer: NodeJS.Timeout | undefined;
       if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      child.stderr.on('data', (d: Buffer) => err.push(d));
+      child.stdout!.on('data', (d: Buffer) => out.push(d));
+      child.stderr!.on('data', (d: Buffer) => err.push(d));
       child.on('error', (e) => {
         if (timer) clearTimeout(timer);
         reject(new CommandError(argv, null, e.message));
@@ -61,8 +62,8 @@ export class CommandRunner {
           reject(new CommandError(argv, code, result.stderr, result.stdout));
         else resolve(result);
       });
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(opts.input ?? '');
+      child.stdin!.on('error', () => undefined);
+      child.stdin!.end(opts.input ?? '');
     });
   }
 }

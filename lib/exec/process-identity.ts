@@ -10,19 +10,24 @@ export interface ProcessIdentity {
   startTime: number;
 }
 
+/** Field 22 of a /proc/PID/stat line (the command name in field 2 may contain spaces and parens). */
+function startTicksOf(statLine: string): number | undefined {
+  const close = statLine.lastIndexOf(')');
+  if (close < 0) return undefined;
+  // Fields from 3 (state) on, after "pid (comm) ".
+  const fields = statLine.slice(close + 2).split(' ');
+  const v = Number(fields[22 - 3]);
+  return Number.isSafeInteger(v) ? v : undefined;
+}
+
 /** Field 22 of /proc/PID/stat, or undefined when the process does not exist. */
 export function processStartTime(pid: number): number | undefined {
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  let stat: string;
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return startTicksOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
-  // The command name (field 2) is in parentheses and may contain spaces or ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const start = Number(fields[19]);
-  return Number.isFinite(start) ? start : undefined;
 }
 
 export function selfIdentity(): ProcessIdentity {

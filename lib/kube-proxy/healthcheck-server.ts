@@ -6,7 +6,8 @@
  * Listens on 0.0.0.0:port for each config and prints `listening <port>` once each listener is up.
  * Every request gets 200 while the service has local endpoints, else 503, with kube-proxy's JSON
  * body. Stdin takes one JSON line per change, `{"port":P,"localEndpoints":n}` (chaos uses it).
- * Exits 0 on SIGTERM/SIGINT or when stdin ends; exits 1 on bad arguments or a failed listen.
+ * Exits 0 on SIGTERM/SIGINT or when stdin ends (with `--detached`, a lab left up: only on a
+ * signal); exits 1 on bad arguments or a failed listen.
  */
 import { createServer, type Server } from 'node:http';
 import { createInterface } from 'node:readline';
@@ -56,7 +57,9 @@ function main(): void {
       process.stderr.write(`healthcheck-server: ignored update: ${(e as Error).message}\n`);
     }
   });
-  lines.on('close', stop);
+  if (!process.argv.includes('--detached')) lines.on('close', stop);
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
 }
 
 function listen(port: number, config: () => HealthCheckServerConfig): Server {

@@ -12,6 +12,8 @@ export interface RuleSpec {
   /** `! -s` (kube-proxy's "not local" detector). */
   notSource?: string;
   source?: string;
+  /** `! -d` (the node-port jump without localhost node ports). */
+  notDestination?: string;
   destination?: string;
   protocol?: L4;
   /** Match modules in kube-proxy's order, each as built by the helpers below. */
@@ -25,6 +27,7 @@ export function rule(spec: RuleSpec): string {
   const parts: string[] = [];
   if (spec.notSource) parts.push('!', '-s', prefixed(spec.notSource));
   if (spec.source) parts.push('-s', prefixed(spec.source));
+  if (spec.notDestination) parts.push('!', '-d', prefixed(spec.notDestination));
   if (spec.destination) parts.push('-d', prefixed(spec.destination));
   if (spec.protocol) parts.push('-p', spec.protocol);
   parts.push(...(spec.matches ?? []), '-j', spec.target);

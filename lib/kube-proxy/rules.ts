@@ -1,10 +1,16 @@
 /**
- * kube-proxy's iptables mode on one node, as `pkg/proxy/iptables/proxier.go` (v1.31) writes it:
+ * kube-proxy's iptables mode on one node, as `pkg/proxy/iptables/proxier.go` (v1.36) writes it:
  * the same chains, rules, comments and rule order, for every Service in the topology. Options are
- * kube-proxy's defaults: masquerade bit 14, --cluster-cidr = topology.clusterCIDR, node ports on
- * every local address, localhost node ports allowed, no nfacct counters. Not emulated: the canary
- * chains and kubelet's KUBE-FIREWALL chain (neither carries Service traffic), session affinity,
- * external IPs and load balancer source ranges (not in the model; KUBE-PROXY-FIREWALL stays empty).
+ * those of the lab's real kube-proxy (EKS's add-on configuration, ../kube-proxy/config.ts):
+ * masquerade bit 14, the local-traffic detector from the topology (`cluster.kubeProxy.detectLocal`:
+ * `none`, EKS's, writes neither the masquerade of off-cluster traffic to a ClusterIP nor the
+ * short-cut for pod traffic to a Local Service's external addresses; `clusterCIDR` writes both
+ * with `cluster.clusterCIDR`), node ports on every local address except 127.0.0.0/8
+ * (`localhostNodePorts: false`). Not emulated, because no Service traffic passes through them: the
+ * KUBE-PROXY-CANARY chains, the nfacct match on the INVALID drop (a packet counter), the empty
+ * KUBE-FIREWALL chain, and the apiserver's own `default/kubernetes` Service (no endpoints in the lab).
+ * Not in the model: session affinity, external IPs, load balancer source ranges
+ * (KUBE-PROXY-FIREWALL stays empty).
  *
  * Rule text is in iptables-save's canonical form (see rule-text.ts) and each table lists its
  * chains as iptables-save does (built-ins, then the others by name), so `lines(table)` equals a
@@ -63,6 +69,7 @@ export function kubeProxyRuleset(topology: Topology, nodeName: string): Ruleset 
     nat: new TableWriter('nat', [SERVICES, NODE_PORTS, POSTROUTING, MARK_MASQ]),
     filter: new TableWriter('filter', [SERVICES, EXTERNAL_SERVICES, FORWARD, NODE_PORTS, PROXY_FIREWALL]),
     clusterCIDR: topology.clusterCIDR.text,
+    detectLocal: topology.kubeProxy.detectLocal === 'clusterCIDR',
     largeCluster: totalEndpoints > LARGE_CLUSTER_ENDPOINTS,
   };
 
@@ -90,6 +97,8 @@ export function kubeProxyRuleset(topology: Topology, nodeName: string): Ruleset 
   w.nat.add(
     SERVICES,
     rule({
+      // localhostNodePorts false: not for 127.0.0.0/8 (no route_localnet on the node).
+      notDestination: '127.0.0.0/8',
       matches: [
         comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain'),
         addrtype('dst', 'LOCAL'),
@@ -120,6 +129,8 @@ interface Writer {
   nat: TableWriter;
   filter: TableWriter;
   clusterCIDR: string;
+  /** A local-traffic detector is configured (detectLocal clusterCIDR). */
+  detectLocal: boolean;
   largeCluster: boolean;
 }
 
@@ -197,8 +208,9 @@ function writeServicePort(w: Writer, p: ServicePortView): void {
 
   if (!p.hasEndpoints) return;
 
-  // Masquerade off-cluster traffic to the cluster IP (the local traffic detector is --cluster-cidr).
-  w.nat.add(p.svcChain, rule({ ...clusterIP, notSource: w.clusterCIDR, target: 'KUBE-MARK-MASQ' }));
+  // Masquerade off-cluster traffic to the cluster IP: only with a local-traffic detector.
+  if (w.detectLocal)
+    w.nat.add(p.svcChain, rule({ ...clusterIP, notSource: w.clusterCIDR, target: 'KUBE-MARK-MASQ' }));
 
   if (p.externallyAccessible) writeExternalChain(w, p);
   writeEndpointSelection(w, p, p.svcChain, p.clusterEndpoints);
@@ -228,17 +240,19 @@ function writeExternalChain(w: Writer, p: ServicePortView): void {
       }),
     );
   } else {
-    // Pod traffic to an external destination skips the policy, as if it went out to the
-    // load balancer and came back; node-originated traffic is masqueraded (its source would be
-    // the node, or the load balancer IP itself) and also goes to any endpoint.
-    w.nat.add(
-      ext,
-      rule({
-        source: w.clusterCIDR,
-        matches: [comment(`pod traffic for ${p.name} external destinations`)],
-        target: p.svcChain,
-      }),
-    );
+    // With a local-traffic detector, pod traffic to an external destination skips the policy, as
+    // if it went out to the load balancer and came back (without one, a pod's traffic is treated
+    // as external: local endpoints only, source kept). Node-originated traffic is masqueraded (its
+    // source would be the node, or the load balancer IP itself) and also goes to any endpoint.
+    if (w.detectLocal)
+      w.nat.add(
+        ext,
+        rule({
+          source: w.clusterCIDR,
+          matches: [comment(`pod traffic for ${p.name} external destinations`)],
+          target: p.svcChain,
+        }),
+      );
     w.nat.add(
       ext,
       rule({

@@ -3,7 +3,9 @@ import { healthCheckServers } from '../kube-proxy/healthcheck.js';
 import { kubeProxyRuleset } from '../kube-proxy/rules.js';
 import { nlbContributor } from '../nlb/plan.js';
 import type { Topology } from '../model/topology.js';
+import { realCniStage } from '../cni/real/stage.js';
 import type { PlanContributor } from './build-plan.js';
+import type { LabStage } from './lab.js';
 import type { PlanBuilder } from './plan.js';
 
 /** kube-proxy's rules on every node; its jumps come before the CNI's, as kube-proxy prepends them. */
@@ -20,6 +22,8 @@ export const kubeProxyContributor: PlanContributor = {
           argv: ['{node}', '{dist}/lib/kube-proxy/healthcheck-server.js', JSON.stringify(hc)],
           readyLine: 'listening',
           readyCount: hc.length,
+          // In a lab left up, stdin closes when `lab up` exits: keep serving.
+          detachedArgv: ['--detached'],
         });
     }
   },
@@ -27,4 +31,9 @@ export const kubeProxyContributor: PlanContributor = {
 
 export function labContributors(): PlanContributor[] {
   return [kubeProxyContributor, nlbContributor];
+}
+
+/** The real components a topology asks for, in the order they come up (the real CNI first). */
+export function labStages(topology: Topology): LabStage[] {
+  return [realCniStage(topology)].filter((s): s is LabStage => s !== undefined);
 }

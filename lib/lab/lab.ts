@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
+import { release } from '../exec/children.js';
 import { CommandRunner } from '../exec/command.js';
 import { NetnsExec } from '../exec/netns.js';
 import { NotFoundError } from '../errors.js';
@@ -13,7 +14,20 @@ import { planLab, type PlanContributor } from './build-plan.js';
 import { Disposer } from './disposer.js';
 import type { LabPlan, ProcessPlan } from './plan.js';
 import { deleteNamespaces, realize } from './realize.js';
-import { readRunState, removeRunState, writeRunState, type HostRecord, type RunState } from './state.js';
+import { selfIdentity } from './owner.js';
+import { runIdOf } from './plan.js';
+import {
+  createRunState,
+  labMarker,
+  listNetns,
+  readRunState,
+  removeRunState,
+  RunIdInUse,
+  STATE_DIR,
+  writeRunState,
+  type HostRecord,
+  type RunState,
+} from './state.js';
 
 /** dist/ of this build (lib/lab/lab.js lives at dist/lib/lab). */
 export const DIST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -109,18 +123,28 @@ export class Lab extends LabHandle {
     runner: CommandRunner,
     readonly topology: Topology,
     readonly plan: LabPlan,
+    /** Left up when this process exits (its processes detached). */
+    readonly persistent: boolean,
   ) {
     super(state, runner);
   }
 
-  /** Realizes `topology`; on any failure everything created so far is removed before the error surfaces. */
+  /**
+   * Realizes `topology`; on any failure everything created so far is removed before the error
+   * surfaces. A run id in use (a state file, or namespaces of that id) is refused (RunIdInUse)
+   * before anything is touched: the running lab stays as it is.
+   */
   static async up(topology: Topology, opts: LabOptions = {}): Promise<Lab> {
     const runId = opts.runId ?? newRunId();
     const runner = opts.runner ?? new CommandRunner();
     const plan = planLab(topology, runId, opts.contributors);
+    const self = selfIdentity();
     const state: RunState = {
       runId,
-      pid: opts.persistent ? 0 : process.pid,
+      // A lab up is `building` until it is complete, so a killed lab up leaves a lab `lab clean` removes.
+      phase: opts.persistent ? 'building' : 'owned',
+      owner: self,
+      pid: process.pid,
       topology: topology.name,
       startedAt: new Date().toISOString(),
       hosts: plan.hosts.map((h) => ({
@@ -130,19 +154,39 @@ export class Lab extends LabHandle {
         address: h.address,
         legend: h.legend,
       })),
+      marker: labMarker(runId),
     };
-    const lab = new Lab(state, runner, topology, plan);
-    await writeRunState(state);
+    await createRunState(state);
+    const existing = (await listNetns()).filter((n) => runIdOf(n) === runId);
+    if (existing.length > 0) {
+      await removeRunState(runId);
+      throw new RunIdInUse(
+        runId,
+        `${existing.length} namespace(s) of run ${runId} exist without a state in ${STATE_DIR} (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', ...' : ''})`,
+      );
+    }
+    const lab = new Lab(state, runner, topology, plan, opts.persistent ?? false);
     lab.disposer.defer(`state of run ${runId}`, () => removeRunState(runId));
     try {
-      await realize(plan, { runner, disposer: lab.disposer, concurrency: opts.concurrency, log: opts.log });
+      await realize(plan, {
+        runner,
+        disposer: lab.disposer,
+        concurrency: opts.concurrency,
+        log: opts.log,
+        marker: state.marker,
+      });
       for (const stage of opts.stages ?? []) {
         await stage.setUp(lab);
         opts.log?.(`${stage.name} set up`);
       }
       await opts.beforeProcesses?.(lab);
       for (const h of plan.hosts)
-        for (const p of h.processes) await lab.startProcess(lab.host(h.id), p, opts.persistent ?? false);
+        for (const p of h.processes) await lab.startProcess(lab.host(h.id), p, lab.persistent);
+      if (opts.persistent) {
+        // Complete: left up on purpose, owned by nobody.
+        Object.assign(state, { phase: 'persistent', owner: null, pid: 0 });
+        await writeRunState(state);
+      }
     } catch (e) {
       await lab.down().catch(() => undefined);
       throw e;
@@ -153,6 +197,14 @@ export class Lab extends LabHandle {
   /** Registers a resource of a higher layer (NLB controller, traffic agent) for teardown with the lab. */
   defer(what: string, fn: () => Promise<void> | void): void {
     this.disposer.defer(what, fn);
+  }
+
+  /**
+   * Starts a process in a host (`{node}` and `{dist}` replaced as in plans) and waits for its ready
+   * line; stopped with the lab, or left running with a persistent lab (`lab down` kills it).
+   */
+  async runProcess(hostRef: string, p: ProcessPlan): Promise<void> {
+    await this.startProcess(this.host(hostRef), p, this.persistent);
   }
 
   /** A process the plan started in `hostId` (for example the NLB node agent), while the lab is up. */
@@ -166,29 +218,53 @@ export class Lab extends LabHandle {
     await this.disposer.dispose();
   }
 
-  private async startProcess(exec: NetnsExec, p: ProcessPlan, detached: boolean): Promise<void> {
-    const argv = p.argv.map((a) => a.replace('{node}', process.execPath).replace('{dist}', DIST_DIR));
-    const child = exec.spawn(argv, { detached });
-    this.children.set(`${exec.host}:${p.name}`, child);
-    this.disposer.defer(`${p.name} in ${exec.host}`, () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-    });
-    await waitForLines(child, p.readyLine, p.readyCount, `${p.name} in ${exec.host}`);
-    if (detached) {
+  /**
+   * A persistent lab's processes keep their pipes to this process until release() (so the NLB
+   * agents can be asked about health); release() lets them run on alone. Call it before exiting.
+   */
+  release(): void {
+    for (const child of this.detached.splice(0)) {
       child.unref();
       child.stdout?.destroy();
       child.stderr?.destroy();
       child.stdin?.destroy();
     }
   }
+
+  private readonly detached: ChildProcess[] = [];
+
+  private async startProcess(exec: NetnsExec, p: ProcessPlan, detached: boolean): Promise<void> {
+    const argv = [...p.argv, ...(detached ? (p.detachedArgv ?? []) : [])].map((a) =>
+      a.replace('{node}', process.execPath).replace('{dist}', DIST_DIR),
+    );
+    const child = exec.spawn(argv);
+    this.children.set(`${exec.host}:${p.name}`, child);
+    this.disposer.defer(`${p.name} in ${exec.host}`, () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+    });
+    await waitForLines(child, p.readyLine, p.readyCount, `${p.name} in ${exec.host}`);
+    if (detached) {
+      // Left up with the lab: it outlives this process (`lab down` and `lab clean` stop it). Its
+      // output is not read after release(): never let a full or closed pipe stop it.
+      release(child);
+      child.stdout?.on('error', () => undefined);
+      this.detached.push(child);
+    }
+  }
 }
+
+const READY_TIMEOUT_MS = 60_000;
 
 function waitForLines(child: ChildProcess, line: string, count: number, what: string): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     let seen = 0;
     let buf = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`${what} not ready after 10 s: ${err.trim()}`)), 10_000);
+    // Only a process that never gets ready trips this: a busy machine makes one slow, not dead.
+    const timer = setTimeout(
+      () => reject(new Error(`${what} not ready after ${READY_TIMEOUT_MS / 1000} s: ${err.trim()}`)),
+      READY_TIMEOUT_MS,
+    );
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     child.stdout?.on('data', (d: Buffer) => {
       buf += d.toString();

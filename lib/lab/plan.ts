@@ -15,6 +15,8 @@ export interface ProcessPlan {
   readyLine: string;
   /** How many ready lines to wait for. */
   readyCount: number;
+  /** Arguments added when the lab is left up (the process must outlive the command that started it). */
+  detachedArgv?: string[];
 }
 
 export interface HostPlan {
@@ -36,6 +38,8 @@ export interface HostPlan {
   processes: ProcessPlan[];
   /** Human-readable notes shown by `lab dump` (e.g. which fabric port leads where). */
   legend: string[];
+  /** MAC address of each interface this plan creates in the host (a real CNI finds ENIs by MAC). */
+  macs: Record<string, string>;
 }
 
 export interface LabPlan {
@@ -79,6 +83,7 @@ export class PlanBuilder {
       ruleset: new Ruleset(),
       processes: [],
       legend: [],
+      macs: {},
     };
     this.hosts.push(h);
     this.byId.set(id, h);
@@ -108,6 +113,8 @@ export class PlanBuilder {
     a.links.push(
       `link add name ${aIf} address ${aMac} type veth peer name ${bIf} address ${bMac} netns ${b.netns}`,
     );
+    a.macs[aIf] = aMac;
+    b.macs[bIf] = bMac;
     return { aMac, bMac };
   }
 

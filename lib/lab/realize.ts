@@ -5,6 +5,7 @@
  * namespace or runs inside one.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CommandError, ValidationError, type ValidationProblem } from '../errors.js';
 import { mapLimit, type CommandRunner } from '../exec/command.js';
 import { netnsPrefix } from '../exec/netns.js';
 import type { Disposer } from './disposer.js';
@@ -16,6 +17,8 @@ export interface RealizeOptions {
   disposer: Disposer;
   concurrency?: number;
   log?: (line: string) => void;
+  /** Set as every namespace's loopback alias: proof for `lab clean` that the namespace is this lab's. */
+  marker?: string;
 }
 
 export async function realize(plan: LabPlan, opts: RealizeOptions): Promise<void> {
@@ -29,23 +32,33 @@ export async function realize(plan: LabPlan, opts: RealizeOptions): Promise<void
   log(`created ${names.length} namespaces`);
 
   const each = (pick: (h: HostPlan) => boolean, fn: (h: HostPlan) => Promise<unknown>): Promise<unknown[]> =>
-    mapLimit(plan.hosts.filter(pick), limit, fn);
+    mapLimit(plan.hosts.filter(pick), limit, fn).catch((e: unknown) => {
+      // Sysctls several hosts refused: one error naming them all (bad input, not a lab failure).
+      const inner = e instanceof AggregateError ? (e.errors as unknown[]) : [e];
+      if (inner.length > 1 && inner.every((x) => x instanceof SysctlRefused))
+        throw new ValidationError(
+          'lab sysctls',
+          inner.flatMap((x) => (x as SysctlRefused).problems),
+        );
+      throw e;
+    });
 
   await each(
     (h) => h.sysctlsEarly.length > 0,
-    (h) => sysctl(runner, h.netns, h.sysctlsEarly),
+    (h) => sysctl(runner, h.netns, h.sysctlsEarly, h.id),
   );
   await each(
     (h) => h.links.length > 0,
     (h) => ipBatch(runner, h.netns, h.links),
   );
+  const marker = opts.marker ? [`link set dev lo alias ${JSON.stringify(opts.marker)}`] : [];
   await each(
-    (h) => h.config.length > 0,
-    (h) => ipBatch(runner, h.netns, h.config),
+    (h) => h.config.length + marker.length > 0,
+    (h) => ipBatch(runner, h.netns, [...marker, ...h.config]),
   );
   await each(
     (h) => h.sysctlsLate.length > 0,
-    (h) => sysctl(runner, h.netns, h.sysctlsLate),
+    (h) => sysctl(runner, h.netns, h.sysctlsLate, h.id),
   );
   await each(
     (h) => !h.ruleset.isEmpty(),
@@ -58,12 +71,68 @@ export function ipBatch(runner: CommandRunner, netns: string, lines: readonly st
   return runner.run(['ip', '-n', netns, '-batch', '-'], { input: lines.join('\n') + '\n' });
 }
 
-export function sysctl(
+/**
+ * Writes sysctls inside a namespace. Whatever the kernel refuses (procps sysctl reports some
+ * refusals on stderr yet exits 0: a key not kept per namespace) is a SysctlRefused naming each key.
+ */
+export async function sysctl(
   runner: CommandRunner,
   netns: string,
   kv: readonly [string, string][],
-): Promise<unknown> {
-  return runner.run([...netnsPrefix(netns), 'sysctl', '-q', '-w', ...kv.map(([k, v]) => `${k}=${v}`)]);
+  host = netns,
+): Promise<void> {
+  const r = await runner.run(
+    [...netnsPrefix(netns), 'sysctl', '-q', '-w', ...kv.map(([k, v]) => `${k}=${v}`)],
+    {
+      allowFailure: true,
+    },
+  );
+  const refusals = sysctlRefusals(r.stderr, kv);
+  if (refusals.length > 0) throw new SysctlRefused(host, refusals);
+  if (r.code !== 0) throw new CommandError(r.argv, r.code, r.stderr, r.stdout);
+}
+
+/** The keys `sysctl -w` refused, from its stderr, each with the value and the kernel's reason in words. */
+export function sysctlRefusals(stderr: string, kv: readonly [string, string][]): ValidationProblem[] {
+  const values = new Map(kv);
+  const byPath = new Map(kv.map(([k]) => [`/proc/sys/${k.replace(/\./g, '/')}`, k]));
+  const out: ValidationProblem[] = [];
+  for (const line of stderr.split('\n')) {
+    let m: RegExpExecArray | null;
+    let key: string | undefined;
+    let message: string | undefined;
+    if ((m = /^sysctl: cannot stat (\S+): (.*)$/.exec(line))) {
+      key = byPath.get(m[1]!) ?? m[1]!;
+      message = `this kernel has no such key in a network namespace (${m[2]}); some net.* keys exist only in the host's own namespace`;
+    } else if ((m = /^sysctl: setting key "([^"]+)"(?:, ignoring)?: (.*)$/.exec(line))) {
+      key = m[1]!;
+      message =
+        m[2] === 'Invalid argument'
+          ? 'the kernel refused the value (Invalid argument): out of range or malformed for this key, or the key is read-only in a network namespace'
+          : `the kernel refused the value (${m[2]})`;
+    } else if ((m = /^sysctl: permission denied on key "([^"]+)"/.exec(line))) {
+      key = m[1]!;
+      message = 'the key is read-only in a network namespace (permission denied)';
+    } else if ((m = /^sysctl: (.+)$/.exec(line))) {
+      message = `sysctl refused it: ${m[1]}`;
+      key = kv.find(([k]) => m![1]!.includes(k.split('.').slice(-1)[0]!))?.[0] ?? '(unknown key)';
+    }
+    if (key && message) out.push({ path: key, value: JSON.stringify(values.get(key) ?? ''), message });
+  }
+  return out;
+}
+
+/** Sysctls of a lab host the kernel refused: bad input (exit 2), named key by key. */
+export class SysctlRefused extends ValidationError {
+  constructor(
+    readonly host: string,
+    problems: ValidationProblem[],
+  ) {
+    super(
+      `sysctls of lab host ${host}`,
+      problems.map((p) => ({ ...p, path: `${host}: ${p.path}` })),
+    );
+  }
 }
 
 /** Kills whatever runs inside the namespaces, then deletes them (their veths go with them). */

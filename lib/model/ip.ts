@@ -62,3 +62,25 @@ export function nthAddress(c: Cidr, n: number): string {
 export function broadcast(c: Cidr): string {
   return intToIp((c.base | ~mask(c.prefix)) >>> 0);
 }
+
+/** Ranges no host of the lab can use: what each is for. */
+const SPECIAL: readonly [string, string][] = [
+  ['0.0.0.0/8', '"this network" (0.0.0.0/8), not a host address'],
+  ['127.0.0.0/8', 'loopback (127.0.0.0/8): it never leaves a host'],
+  [
+    '169.254.0.0/16',
+    "link-local (169.254.0.0/16): the CNI's pod gateway 169.254.1.1 and instance metadata live here",
+  ],
+  ['224.0.0.0/4', 'multicast (224.0.0.0/4), not a host address'],
+  ['240.0.0.0/4', 'reserved (240.0.0.0/4) or the limited broadcast 255.255.255.255, not a host address'],
+];
+
+/** Why `ip` cannot be a host's address (loopback, link-local, multicast, ...), or undefined. */
+export function specialAddress(ip: string): string | undefined {
+  return SPECIAL.find(([c]) => cidrContains(parseCidr(c), ip))?.[1];
+}
+
+/** Why a CIDR overlaps a range no host can use, or undefined. */
+export function specialCidr(c: Cidr): string | undefined {
+  return SPECIAL.find(([s]) => cidrsOverlap(parseCidr(s), c))?.[1];
+}

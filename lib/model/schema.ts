@@ -37,13 +37,29 @@ export const NodeSysctls = z.strictObject({
   default: ConfSysctls.default({}),
   /** Per interface: eth0, eth1, ... */
   interfaces: z.record(ifName, ConfSysctls).default({}),
-  /** Other net.* keys applied verbatim (certification replays these). */
+  /**
+   * Other net.* keys applied verbatim (certification replays these). What the kernel itself refuses
+   * (a key this kernel lacks or does not keep per network namespace, a value out of range) is
+   * reported by `lab up` with the key (exit 2).
+   */
   other: z
     .record(
       z
         .string()
-        .regex(/^net\.(ipv4|netfilter|core)\.[a-z0-9_.]+$/, 'must be a net.ipv4/net.netfilter/net.core key'),
-      z.union([z.string(), z.number()]),
+        .regex(
+          /^net\.(ipv4|netfilter|core)(\.[a-z0-9_-]+)+$/,
+          'must be a net.ipv4/net.netfilter/net.core key: dot-separated lowercase names, no empty part',
+        ),
+      z.union([
+        z
+          .string()
+          .max(256)
+          .regex(
+            /^([A-Za-z0-9_.:,/+-]+([ \t]+[A-Za-z0-9_.:,/+-]+)*)?$/,
+            'must be a value as sysctl takes it: numbers or words separated by spaces, no newline or control character',
+          ),
+        z.number().int('must be an integer (sysctls take no fractions)').min(-2147483648).max(4294967295),
+      ]),
     )
     .default({}),
 });
@@ -56,8 +72,29 @@ const vpcCniOptions = {
   nodePortSupport: z.boolean().default(true),
   /** AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS */
   excludeSnatCidrs: z.array(cidr).default([]),
-  /** AWS_EXTERNAL_SERVICE_CIDRS (rule 1535) */
+  /** AWS_EXTERNAL_SERVICE_CIDRS (rule 1535; v1.8 and later) */
   externalServiceCidrs: z.array(cidr).default([]),
+  /** AWS_VPC_K8S_CNI_RANDOMIZESNAT: the SNAT rule's port selection (--random-fully, --random or neither). */
+  randomizeSNAT: z.enum(['prng', 'hashrandom', 'none']).default('prng'),
+  /** AWS_VPC_K8S_CNI_CONNMARK: the mark rule 1024 and the CONNMARK rules use. */
+  connmark: z.number().int().min(1).max(0xffffffff).default(0x80),
+  /** AWS_VPC_K8S_CNI_VETHPREFIX and the plugin's vethPrefix: host-side veth names (at most 4 characters). */
+  vethPrefix: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{0,3}$/, 'must be 1-4 lowercase letters or digits, starting with a letter')
+    .default('eni'),
+  /**
+   * emulated: returnpath's own copy of the CNI's rules (lib/cni, fast, the default); real: the
+   * upstream plugin and node setup, built from the Go module proxy (`returnpath components build`).
+   */
+  implementation: z.enum(['emulated', 'real']).default('emulated'),
+  /** With implementation real: the version to run (default and only choice: the pinned one). */
+  version: z.string().optional(),
+  /**
+   * With implementation real: a directory holding a build of your own
+   * (`returnpath components build vpc-cni --source CHECKOUT --out DIR`) instead of the pinned one.
+   */
+  build: z.string().min(1).optional(),
 };
 export const CniSpec = z.discriminatedUnion('profile', [
   z.strictObject({ profile: z.literal('vpc-cni'), ...vpcCniOptions }),
@@ -73,6 +110,19 @@ export const CniSpec = z.discriminatedUnion('profile', [
     masqReturnFix: z.boolean().default(false),
   }),
   z.strictObject({ profile: z.literal('none') }),
+  /**
+   * Any CNI, called through the CNI protocol: a conflist (inline, or a JSON file relative to the
+   * topology file) whose plugins are found in binDir. Each pod gets ADD with CNI_ARGS
+   * `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=<pod>;IP=<the pod's address>`, and the
+   * capability argument `ips` when a plugin declares it.
+   */
+  z.strictObject({
+    profile: z.literal('plugin'),
+    conflist: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
+    binDir: z.string().min(1).default('/usr/lib/cni'),
+    /** How long one plugin call may take. */
+    timeoutSeconds: z.number().positive().max(600).default(30),
+  }),
 ]);
 export type CniSpec = z.infer<typeof CniSpec>;
 
@@ -200,6 +250,18 @@ export const LoadBalancerSpec = z.strictObject({
     .default({ mode: '5-tuple', seed: 1 }),
 });
 
+export const KubeProxySpec = z.strictObject({
+  /**
+   * kube-proxy's local-traffic detector. `none`: EKS's add-on (its configuration has no
+   * clusterCIDR, so kube-proxy uses its no-op detector); `clusterCIDR`: traffic from
+   * cluster.clusterCIDR is "local" (detectLocalMode ClusterCIDR). It decides two rules: the
+   * masquerade of off-cluster traffic to a ClusterIP, and the short-cut that sends pod traffic to
+   * a Local-policy Service's load balancer or node port to every endpoint.
+   */
+  detectLocal: z.enum(['none', 'clusterCIDR']).default('none'),
+});
+export type KubeProxySpec = z.infer<typeof KubeProxySpec>;
+
 export const TopologySpec = z.strictObject({
   apiVersion: z.literal('returnpath/v1'),
   kind: z.literal('Topology'),
@@ -217,11 +279,12 @@ export const TopologySpec = z.strictObject({
   }),
   cluster: z
     .strictObject({
-      /** kube-proxy --cluster-cidr; EKS uses the VPC CIDR. Defaults to the first VPC CIDR. */
+      /** The pod range: the VPC CIDR on EKS (pods take VPC addresses). Defaults to the first VPC CIDR. */
       clusterCIDR: cidr.optional(),
       serviceCIDR: cidr.default('172.20.0.0/16'),
+      kubeProxy: KubeProxySpec.default({ detectLocal: 'none' }),
     })
-    .default({ serviceCIDR: '172.20.0.0/16' }),
+    .default({ serviceCIDR: '172.20.0.0/16', kubeProxy: { detectLocal: 'none' } }),
   defaults: z.strictObject({ cni: CniSpec.optional() }).default({}),
   nodes: z.array(NodeSpec).min(1),
   pods: z.array(PodSpec).default([]),

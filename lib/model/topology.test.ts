@@ -184,4 +184,62 @@ describe('topology validation', () => {
     expect(ip!.preserveClientIp).to.equal(false);
     expect(ip!.targets.map((x) => x.id)).to.deep.equal(['pod/p1:8080']);
   });
+
+  it('rejects addresses no host can have: loopback, multicast, link-local (the pod gateway), reserved', () => {
+    for (const [address, re] of [
+      ['127.0.0.1', /loopback/],
+      ['224.0.0.1', /multicast/],
+      ['169.254.1.1', /link-local .*pod gateway 169\.254\.1\.1/],
+      ['0.0.0.1', /"this network"/],
+      ['255.255.255.255', /reserved .*limited broadcast/],
+    ] as const) {
+      const p = problems((s) => (s.pods![0]!.address = address));
+      expect(p.join('\n'), address).to.match(new RegExp(`^pods\\[0\\]\\.address: is ${re.source}`, 'm'));
+    }
+    const client = problems((s) => (s.internet = { clients: [{ name: 'c', address: '127.0.0.2' }] }));
+    expect(client.join('\n')).to.match(/internet\.clients\[0\]\.address: is loopback/);
+    const vpc = problems((s) => (s.vpc.cidrs = ['10.0.0.0/16', '169.254.0.0/16']));
+    expect(vpc.join('\n')).to.match(/vpc\.cidrs\[1\]: overlaps link-local/);
+  });
+
+  it('rejects sysctls.other keys and values sysctl cannot take, naming the key', () => {
+    const bad: [string, unknown, RegExp][] = [
+      ['net.ipv4..tcp_syn_retries', 1, /no empty part/],
+      ['net.ipv4.tcp_syn_retries.', 1, /no empty part/],
+      ['kernel.pid_max', 1, /net\.ipv4\/net\.netfilter\/net\.core key/],
+      ['net.ipv4.tcp_syn_retries', 1.5, /must be an integer/],
+      ['net.ipv4.tcp_syn_retries', '3\nnet.ipv4.ip_forward=0', /no newline or control character/],
+      ['net.ipv4.tcp_syn_retries', '3;reboot', /numbers or words separated by spaces/],
+    ];
+    for (const [key, value, re] of bad) {
+      const p = problems(
+        (s) => ((s.nodes[0] as Record<string, unknown>)['sysctls'] = { other: { [key]: value } }),
+      );
+      expect(p.join('\n'), `${key}=${String(value)}`).to.match(re);
+      expect(p.join('\n')).to.contain('nodes[0].sysctls.other');
+    }
+    const ok = problems(
+      (s) =>
+        ((s.nodes[0] as Record<string, unknown>)['sysctls'] = {
+          other: { 'net.ipv4.ip_local_port_range': '1024\t65000', 'net.ipv4.ip_local_reserved_ports': '' },
+        }),
+    );
+    expect(ok).to.deep.equal([]);
+  });
+
+  it("takes kube-proxy's local-traffic detector from cluster.kubeProxy.detectLocal, none (EKS) by default", () => {
+    expect(validateTopology(baseSpec()).kubeProxy).to.deep.equal({ detectLocal: 'none' });
+    const s = { ...baseSpec(), cluster: { kubeProxy: { detectLocal: 'clusterCIDR' as const } } };
+    expect(validateTopology(s).kubeProxy).to.deep.equal({ detectLocal: 'clusterCIDR' });
+    expect(
+      problems(
+        (x) => ((x as Record<string, unknown>)['cluster'] = { kubeProxy: { detectLocal: 'nodeCIDR' } }),
+      ),
+    ).to.have.length(1);
+    expect(
+      problems(
+        (x) => ((x as Record<string, unknown>)['cluster'] = { kubeProxy: { detectLocal: 'nodeCIDR' } }),
+      )[0],
+    ).to.match(/^cluster\.kubeProxy\.detectLocal: .*none.*clusterCIDR/);
+  });
 });

@@ -2,9 +2,13 @@
  * Loads a topology spec, validates it (structure, then cross-references) and returns the
  * normalized model every other layer uses: references resolved, defaults applied.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { VERSIONS } from '../components/versions.js';
+import { parseConflist, type Conflist } from './conflist.js';
 import { ValidationError, type ValidationProblem } from '../errors.js';
+import { readTextInput } from '../files.js';
 import {
   cidrContains,
   cidrsOverlap,
@@ -13,9 +17,11 @@ import {
   nthAddress,
   broadcast,
   parseCidr,
+  specialAddress,
+  specialCidr,
   type Cidr,
 } from './ip.js';
-import { TopologySpec, type CniSpec, type NodeSysctls } from './schema.js';
+import { TopologySpec, type CniSpec, type KubeProxySpec, type NodeSysctls } from './schema.js';
 import { renderValue, validateWith } from './zod-problems.js';
 export { renderPath } from './zod-problems.js';
 
@@ -39,12 +45,37 @@ export interface Eni {
   publicAddress?: string;
 }
 
+type PluginCniSpec = Extract<CniSpec, { profile: 'plugin' }>;
+/** A node's CNI as resolved: a `plugin` profile's conflist is read and validated. */
+export type NodeCni =
+  | Exclude<CniSpec, { profile: 'plugin' }>
+  | (Omit<PluginCniSpec, 'conflist'> & {
+      conflist: Conflist;
+      /** The conflist file, when it came from one. */
+      conflistFile?: string;
+    });
+export type VpcCniSpec = Extract<CniSpec, { profile: 'vpc-cni' | 'vpc-cni-legacy' }>;
+
+/** Is this node wired by real CNI binaries (the upstream VPC CNI or a conflist's plugins)? */
+export function realCni(cni: NodeCni): boolean {
+  return cni.profile === 'plugin' || (isVpcCni(cni) && cni.implementation === 'real');
+}
+
+export function isVpcCni(cni: NodeCni | CniSpec): cni is VpcCniSpec {
+  return cni.profile === 'vpc-cni' || cni.profile === 'vpc-cni-legacy';
+}
+
+/** The pinned upstream version of a VPC CNI profile (versions.ts). */
+export function pinnedVpcCniVersion(profile: VpcCniSpec['profile']): string {
+  return profile === 'vpc-cni' ? VERSIONS.vpcCni : VERSIONS.vpcCniLegacy;
+}
+
 export interface Node {
   name: string;
   zone: string;
   subnet: Subnet;
   enis: Eni[];
-  cni: CniSpec;
+  cni: NodeCni;
   sysctls: NodeSysctls;
   /** eth0's address. */
   address: string;
@@ -147,6 +178,8 @@ export interface Topology {
   subnets: Subnet[];
   clusterCIDR: Cidr;
   serviceCIDR: Cidr;
+  /** kube-proxy settings shared by the emulated and the real kube-proxy. */
+  kubeProxy: KubeProxySpec;
   nodes: Node[];
   pods: Pod[];
   internetClients: InternetClient[];
@@ -154,12 +187,16 @@ export interface Topology {
   loadBalancers: LoadBalancer[];
 }
 
-export async function loadTopology(path: string): Promise<Topology> {
-  const text = await readFile(path, 'utf8');
-  return parseTopology(text, path);
+export interface ValidateOptions {
+  /** Where relative paths in the spec (a conflist file) are resolved; default the working directory. */
+  baseDir?: string;
 }
 
-export function parseTopology(text: string, source = 'topology'): Topology {
+export async function loadTopology(path: string): Promise<Topology> {
+  return parseTopology(await readTextInput(path, 'topology spec'), path, { baseDir: dirname(path) });
+}
+
+export function parseTopology(text: string, source = 'topology', opts: ValidateOptions = {}): Topology {
   let data: unknown;
   try {
     data = parseYaml(text);
@@ -168,24 +205,48 @@ export function parseTopology(text: string, source = 'topology'): Topology {
       { path: '', value: '(file)', message: `not YAML or JSON: ${(e as Error).message}` },
     ]);
   }
-  return validateTopology(data, source);
+  if (data === null || data === undefined)
+    throw new ValidationError(source, [
+      {
+        path: '',
+        value: '(file)',
+        message: 'is empty: no YAML or JSON document (only blank lines or comments); expected a Topology',
+      },
+    ]);
+  return validateTopology(data, source, opts);
 }
 
-export function validateTopology(data: unknown, source = 'topology'): Topology {
+export function validateTopology(data: unknown, source = 'topology', opts: ValidateOptions = {}): Topology {
   const spec = validateWith(TopologySpec, data, source);
   const problems: ValidationProblem[] = [];
-  const topology = resolve(spec, (path, value, message) =>
-    problems.push({ path, value: renderValue(value), message }),
+  const topology = resolve(
+    spec,
+    (path, value, message) => problems.push({ path, value: renderValue(value), message }),
+    opts.baseDir ?? process.cwd(),
   );
-  if (problems.length > 0) throw new ValidationError(source, problems);
+  // Nodes sharing defaults.cni report its problems once.
+  const unique = problems.filter(
+    (p, i) => problems.findIndex((q) => q.path === p.path && q.message === p.message) === i,
+  );
+  if (unique.length > 0) throw new ValidationError(source, unique);
   return topology;
 }
 
 type Report = (path: string, value: unknown, message: string) => void;
 
 /** Cross-reference checks and normalization. Reports every problem it finds. */
-function resolve(spec: TopologySpec, report: Report): Topology {
+function resolve(spec: TopologySpec, report: Report, baseDir: string): Topology {
   const vpcCidrs = spec.vpc.cidrs.map(parseCidr);
+  const special = (ip: string, path: string): boolean => {
+    const why = specialAddress(ip);
+    if (why) report(path, ip, `is ${why}; use an address a host can have`);
+    return why !== undefined;
+  };
+  vpcCidrs.forEach((c, i) => {
+    const why = specialCidr(c);
+    if (why)
+      report(`vpc.cidrs[${i}]`, c.text, `overlaps ${why}; a VPC uses private or public unicast ranges`);
+  });
   vpcCidrs.forEach((a, i) =>
     vpcCidrs.slice(i + 1).forEach((b, j) => {
       if (cidrsOverlap(a, b))
@@ -252,8 +313,15 @@ function resolve(spec: TopologySpec, report: Report): Topology {
       report(`${path}.subnet`, n.subnet, `names no subnet; known: ${[...subnetByName.keys()].join(', ')}`);
       return;
     }
-    const cni = n.cni ?? spec.defaults.cni;
-    if (!cni) report(`${path}.cni`, undefined, 'no CNI profile: set nodes[].cni or defaults.cni');
+    const cni = resolveCni(
+      n.cni ?? spec.defaults.cni,
+      n.cni ? `${path}.cni` : 'defaults.cni',
+      n.name,
+      baseDir,
+      report,
+    );
+    if (!n.cni && !spec.defaults.cni)
+      report(`${path}.cni`, undefined, 'no CNI profile: set nodes[].cni or defaults.cni');
     const enis: Eni[] = [];
     n.enis.forEach((e, ei) => {
       const epath = `${path}.enis[${ei}]`;
@@ -301,7 +369,8 @@ function resolve(spec: TopologySpec, report: Report): Topology {
           );
         else if (inVpc(e.publicAddress))
           report(`${epath}.publicAddress`, e.publicAddress, 'is inside the VPC; a public address is not');
-        else claim(e.publicAddress, `node ${n.name} ${e.name} (public)`, `${epath}.publicAddress`);
+        else if (!special(e.publicAddress, `${epath}.publicAddress`))
+          claim(e.publicAddress, `node ${n.name} ${e.name} (public)`, `${epath}.publicAddress`);
       }
       enis.push({
         node: n.name,
@@ -348,6 +417,7 @@ function resolve(spec: TopologySpec, report: Report): Topology {
       );
       return;
     }
+    if (special(p.address, `${path}.address`)) return;
     const home = subnets.find((s) => cidrContains(s.cidr, p.address));
     if (home && home !== eni.subnet)
       report(
@@ -363,6 +433,7 @@ function resolve(spec: TopologySpec, report: Report): Topology {
 
   uniqueNames(spec.internet.clients, 'internet.clients', report);
   const internetClients = spec.internet.clients.map((c, ci) => {
+    if (special(c.address, `internet.clients[${ci}].address`)) return { name: c.name, address: c.address };
     if (inVpc(c.address))
       report(
         `internet.clients[${ci}].address`,
@@ -375,6 +446,13 @@ function resolve(spec: TopologySpec, report: Report): Topology {
 
   const clusterCIDR = parseCidr(spec.cluster.clusterCIDR ?? vpcCidrs[0]!.text);
   const serviceCIDR = parseCidr(spec.cluster.serviceCIDR);
+  const serviceSpecial = specialCidr(serviceCIDR);
+  if (serviceSpecial)
+    report(
+      'cluster.serviceCIDR',
+      serviceCIDR.text,
+      `overlaps ${serviceSpecial}; Service IPs must be routable`,
+    );
   vpcCidrs.forEach((v) => {
     if (cidrsOverlap(v, serviceCIDR))
       report('cluster.serviceCIDR', serviceCIDR.text, `overlaps VPC CIDR ${v.text}; Service IPs are virtual`);
@@ -400,6 +478,7 @@ function resolve(spec: TopologySpec, report: Report): Topology {
     subnets,
     clusterCIDR,
     serviceCIDR,
+    kubeProxy: spec.cluster.kubeProxy,
     nodes,
     pods,
     internetClients,
@@ -642,4 +721,90 @@ function resolveLoadBalancers(
       hashing: lb.hashing,
     };
   });
+}
+
+/** A value a problem already rendered, back as data (so it is not quoted twice). */
+function rendered(value: string): unknown {
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value === '(missing)' ? undefined : value;
+  }
+}
+
+/**
+ * A node's CNI: the implementation's fields make sense together, a real VPC CNI names a version
+ * returnpath builds, a `plugin` profile's conflist is read (relative to the topology file) and valid.
+ * Reports problems and returns undefined when the profile is absent or its conflist unusable.
+ */
+function resolveCni(
+  cni: CniSpec | undefined,
+  path: string,
+  node: string,
+  baseDir: string,
+  report: Report,
+): NodeCni | undefined {
+  if (!cni) return undefined;
+  if (isVpcCni(cni)) {
+    const pinned = pinnedVpcCniVersion(cni.profile);
+    if (cni.implementation === 'emulated') {
+      if (cni.version !== undefined)
+        report(
+          `${path}.version`,
+          cni.version,
+          'applies to implementation: real only (the emulation has no version)',
+        );
+      if (cni.build !== undefined) report(`${path}.build`, cni.build, 'applies to implementation: real only');
+    } else if (cni.version !== undefined && cni.build !== undefined)
+      report(
+        `${path}.version`,
+        cni.version,
+        'give either version (a pinned build) or build (your own directory), not both',
+      );
+    else if (cni.version !== undefined && cni.version !== pinned)
+      report(
+        `${path}.version`,
+        cni.version,
+        `is not a version returnpath builds for ${cni.profile}; allowed: ${pinned} (or build: DIR for your own build)`,
+      );
+    if (cni.profile === 'vpc-cni-legacy' && cni.externalServiceCidrs.length > 0)
+      report(
+        `${path}.externalServiceCidrs`,
+        cni.externalServiceCidrs,
+        'AWS_EXTERNAL_SERVICE_CIDRS (rule 1535) came with v1.8; the legacy CNI (<= v1.7) has no such option',
+      );
+    return cni.build ? { ...cni, build: resolvePath(baseDir, cni.build) } : cni;
+  }
+  if (cni.profile !== 'plugin') return cni;
+  let data: unknown = cni.conflist;
+  let conflistFile: string | undefined;
+  if (typeof cni.conflist === 'string') {
+    conflistFile = resolvePath(baseDir, cni.conflist);
+    let text: string;
+    try {
+      text = readFileSync(conflistFile, 'utf8');
+    } catch (e) {
+      report(
+        `${path}.conflist`,
+        cni.conflist,
+        `cannot read ${conflistFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+      return undefined;
+    }
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      report(`${path}.conflist`, cni.conflist, `${conflistFile} is not JSON: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+  try {
+    const conflist = parseConflist(data, `node ${node}`, `${path}.conflist`);
+    return { ...cni, conflist, ...(conflistFile && { conflistFile }) };
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e;
+    for (const p of e.problems)
+      report(p.path, rendered(p.value), conflistFile ? `${p.message} (in ${conflistFile})` : p.message);
+    return undefined;
+  }
 }

@@ -31,6 +31,19 @@ export function zodProblem(issue: z.core.$ZodIssue): ValidationProblem {
     const inner = issue.issues[0]?.message ?? issue.message;
     return { path, value: renderValue(input), message: `invalid key: ${inner}` };
   }
+  if (issue.code === 'invalid_union' && 'errors' in issue) {
+    // The branch the value was meant for (its type matched) says what is wrong with it.
+    const type = input === null ? 'null' : Array.isArray(input) ? 'array' : typeof input;
+    const otherType = (i: z.core.$ZodIssue): boolean =>
+      i.code === 'invalid_type' &&
+      i.path.length === 0 &&
+      i.expected !== type &&
+      !(i.expected === 'int' && type === 'number');
+    const meant = issue.errors.filter((branch) => branch.length > 0 && !branch.every(otherType));
+    const inner = meant.length === 1 ? meant[0]![0] : undefined;
+    if (inner)
+      return zodProblem({ ...inner, path: [...issue.path, ...inner.path], input } as z.core.$ZodIssue);
+  }
   return { path, value: renderValue(input), message: issue.message };
 }
 

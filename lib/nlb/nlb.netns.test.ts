@@ -11,6 +11,8 @@ import type { TopologyInput } from '../model/schema.js';
 import { validateTopology } from '../model/topology.js';
 import { judge, tally } from '../verdict/index.js';
 import { NlbControl } from './control.js';
+import { expectedHealth } from '../scenario/derive.js';
+import { until } from '../timing/deadline.js';
 
 // Three misses before unhealthy: a check delayed on a busy machine must not flip a healthy target.
 const hc = { intervalSeconds: 0.3, timeoutSeconds: 0.25, healthyThreshold: 2, unhealthyThreshold: 3 };
@@ -124,11 +126,13 @@ describe('emulated NLB (real namespaces)', function () {
   before(async function () {
     requireLab(this);
     lab = await Lab.up(validateTopology(spec()), { contributors: labContributors() });
-    nlb = new NlbControl(lab, 'nlb');
+    nlb = NlbControl.of(lab, 'nlb');
     agents = new LabAgents(lab);
     await agents.serve(['web-a1', 'web-a2', 'web-b1'], 8080);
-    // Servers were started after the agents' first round: wait until every ip target is healthy again.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Servers were started after the agents' first round: wait until every NLB node reports the
+    // health the topology implies (a condition, however long a busy machine takes to get there).
+    const settled = await nlb.settle(expectedHealth(lab.topology), { maxRounds: 50 });
+    expect(settled.reached, settled.mismatches.join('; ')).to.equal(true);
   });
   after(async () => lab?.down());
 
@@ -187,10 +191,30 @@ describe('emulated NLB (real namespaces)', function () {
     // Health checks (from the NLB node's address) fail; established flows are untouched by this rule.
     const pod = lab.host('web-a1');
     const block = ['-s', '10.1.1.100', '-p', 'tcp', '--syn', '--dport', '8080', '-j', 'DROP'];
+    const [a] = await nlb.status();
+    const web1 = (a!['targets'] as { key: string; healthy: boolean }[]).filter((t) =>
+      t.key.endsWith('/pod/web-a1:8080'),
+    );
+    expect(
+      web1.every((t) => t.healthy),
+      `web-a1 healthy before the block: ${JSON.stringify(web1)}`,
+    ).to.equal(true);
+    const since = performance.now();
     await pod.run(['iptables', '-I', 'INPUT', ...block]);
     try {
-      await nlb.waitFor('nlb/nlb/a', (e) => e.event === 'reset' && e['target'] === 'pod/web-a1:8080');
-      await new Promise((r) => setTimeout(r, 400));
+      await nlb.waitFor(
+        'nlb/nlb/a',
+        (e) => e.event === 'reset' && e['target'] === 'pod/web-a1:8080',
+        undefined,
+        since,
+      );
+      // Until every connection to web-a1 has seen its reset (each heartbeat draws one).
+      await until(
+        "web-a1's held connections ended",
+        () => held.status(),
+        (r) =>
+          r.connections.filter((c) => c.connect.server === 'pod/web-a1').every((c) => c.state !== 'open'),
+      );
       const report = await held.stop();
       const byServer = (s: string) => report.connections.filter((c) => c.connect.server === s);
       expect(byServer('pod/web-a1').every((c) => c.state === 'reset')).to.equal(true);
@@ -205,7 +229,12 @@ describe('emulated NLB (real namespaces)', function () {
   it('after the idle timeout, the next packet is answered with a reset', async function () {
     const agent = await agents.get('probe');
     const held = await agent.longLived({ host: '10.1.1.100', port: 84, connections: 2, intervalMs: 3000 });
-    await new Promise((r) => setTimeout(r, 3600));
+    // The heartbeat after the 2 s idle timeout draws the NLB's reset: wait for it, however late it comes.
+    await until(
+      'both connections ended',
+      () => held.status(),
+      (r) => r.connections.every((c) => c.state !== 'open'),
+    );
     const report = await held.stop();
     expect(report.connections.map((c) => c.state)).to.deep.equal(['reset', 'reset']);
   });

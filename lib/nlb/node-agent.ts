@@ -14,6 +14,7 @@ import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { AgentListener, AgentTarget, NlbNodeConfig } from './config.js';
 import { activeTargets, listenerRuleset } from './rules.js';
+import { IoDeadline, STALL_REPORT_MS } from '../timing/deadline.js';
 
 interface TargetState {
   healthy: boolean;
@@ -28,8 +29,15 @@ const state = new Map<string, TargetState>();
 const key = (l: AgentListener, t: AgentTarget): string => `${l.port}/${t.id}`;
 let applied = '';
 
+/** Every event carries `at`, epoch ms: the controller lines events up with the traffic's clock. */
 function emit(event: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify(event) + '\n');
+  process.stdout.write(JSON.stringify({ ...event, at: Date.now() }) + '\n');
+}
+
+/** A check's result; `stallMs` when its deadline fired late (this process was not scheduled in time). */
+interface CheckResult {
+  ok: boolean;
+  stallMs?: number;
 }
 
 function run(argv: string[], input?: string): Promise<number> {
@@ -47,22 +55,33 @@ function run(argv: string[], input?: string): Promise<number> {
   });
 }
 
-function checkTcp(t: AgentTarget, timeoutMs: number): Promise<boolean> {
+// Check deadlines fire only after pending I/O was delivered: a busy machine delays this process,
+// not the target's answer, and must not mark a healthy target unhealthy.
+function checkTcp(t: AgentTarget, timeoutMs: number): Promise<CheckResult> {
   return new Promise((resolve) => {
     const s = connect({ host: t.address, port: t.healthCheckPort, localAddress: cfg.address });
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
+    const done = (r: CheckResult): void => {
+      deadline.clear();
       s.destroy();
-      resolve(ok);
+      resolve(r);
     };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    s.on('connect', () => done(true));
-    s.on('error', () => done(false));
+    const deadline = new IoDeadline(timeoutMs, (e) =>
+      done({ ok: false, ...(e.lateMs >= STALL_REPORT_MS && { stallMs: e.lateMs }) }),
+    );
+    s.on('connect', () => done({ ok: true }));
+    s.on('error', () => done({ ok: false }));
   });
 }
 
-function checkHttp(t: AgentTarget, path: string, timeoutMs: number): Promise<boolean> {
+function checkHttp(t: AgentTarget, path: string, timeoutMs: number): Promise<CheckResult> {
   return new Promise((resolve) => {
+    let settled = false;
+    const done = (r: CheckResult): void => {
+      if (settled) return;
+      settled = true;
+      deadline.clear();
+      resolve(r);
+    };
     const req = request({
       host: t.address,
       port: t.healthCheckPort,
@@ -70,22 +89,21 @@ function checkHttp(t: AgentTarget, path: string, timeoutMs: number): Promise<boo
       localAddress: cfg.address,
       agent: false,
     });
-    const timer = setTimeout(() => req.destroy(), timeoutMs);
+    const deadline = new IoDeadline(timeoutMs, (e) => {
+      done({ ok: false, ...(e.lateMs >= STALL_REPORT_MS && { stallMs: e.lateMs }) });
+      req.destroy();
+    });
     req.on('response', (res) => {
-      clearTimeout(timer);
       res.resume();
       // NLB HTTP health checks succeed on 200-399 by default.
-      resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
+      done({ ok: (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400 });
     });
-    req.on('error', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
+    req.on('error', () => done({ ok: false }));
     req.end();
   });
 }
 
-function check(l: AgentListener, t: AgentTarget): Promise<boolean> {
+function check(l: AgentListener, t: AgentTarget): Promise<CheckResult> {
   const ms = l.healthCheck.timeoutSeconds * 1000;
   return l.healthCheck.protocol === 'HTTP' ? checkHttp(t, l.healthCheck.path, ms) : checkTcp(t, ms);
 }
@@ -125,10 +143,14 @@ async function resetFlows(t: AgentTarget): Promise<void> {
   emit({ event: 'reset', target: t.id });
 }
 
+/** Health-check rounds completed per listener (status reports the fewest). */
+const rounds = new Map<number, number>();
+
 async function round(l: AgentListener, initial: boolean): Promise<void> {
   const results = await Promise.all(checked(l).map(async (t) => [t, await check(l, t)] as const));
   const turnedUnhealthy: AgentTarget[] = [];
-  for (const [t, ok] of results) {
+  for (const [t, r] of results) {
+    const ok = r.ok;
     const s = state.get(key(l, t))!;
     const before = effectiveHealthy(s);
     if (ok) {
@@ -144,11 +166,29 @@ async function round(l: AgentListener, initial: boolean): Promise<void> {
     else if (!ok && s.failures >= l.healthCheck.unhealthyThreshold) s.healthy = false;
     const after = effectiveHealthy(s);
     if (before !== after || initial)
-      emit({ event: 'health', listener: l.port, target: t.id, healthy: after });
+      emit({
+        event: 'health',
+        listener: l.port,
+        target: t.id,
+        healthy: after,
+        // The streak that decided it: consecutive successes or failures.
+        ...(ok ? { successes: s.successes } : { failures: s.failures }),
+        ...(r.stallMs !== undefined && { stallMs: r.stallMs }),
+      });
+    // A missed check of a target still counted healthy: the precursor of a change, kept as evidence.
+    else if (!ok && after)
+      emit({
+        event: 'check-failed',
+        listener: l.port,
+        target: t.id,
+        failures: s.failures,
+        ...(r.stallMs !== undefined && { stallMs: r.stallMs }),
+      });
     if (before && !after && !initial) turnedUnhealthy.push(t);
   }
   await apply();
   for (const t of turnedUnhealthy) await resetFlows(t);
+  rounds.set(l.port, (rounds.get(l.port) ?? 0) + 1);
 }
 
 function findTarget(id: string): [AgentListener, AgentTarget][] {
@@ -192,10 +232,17 @@ async function command(line: string): Promise<void> {
   emit({
     event: 'status',
     command: c.cmd,
+    rounds: Math.min(...cfg.listeners.map((l) => rounds.get(l.port) ?? 0)),
     targets: cfg.listeners.flatMap((l) =>
       checked(l).map((t) => {
         const s = state.get(key(l, t))!;
-        return { key: key(l, t), healthy: effectiveHealthy(s), registered: s.registered };
+        return {
+          key: key(l, t),
+          healthy: effectiveHealthy(s),
+          registered: s.registered,
+          successes: s.successes,
+          failures: s.failures,
+        };
       }),
     ),
   });

@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { ValidationError } from '../errors.js';
 import type { CellResult, RunResults } from '../scenario/result.js';
-import { compareRuns, loadResults, renderChanges, type Change } from './baseline.js';
+import { compareRuns, loadResults, provenanceWarnings, renderChanges, type Change } from './baseline.js';
 import { chaosCell, ratesOf, rpFilterCell, sampleCells, sampleRun } from './test-helpers.js';
 
 /** The sample run with cells replaced or added (by suite/id), and others removed. */
@@ -30,12 +30,52 @@ function withCounts(cell: CellResult, counts: Record<string, number>): CellResul
 }
 
 describe('baseline comparison', () => {
+  it('warns when the baseline was made by another returnpath or on another kernel', () => {
+    const base = sampleRun();
+    const same = { ...base.returnpath! };
+    expect(provenanceWarnings(base, same, base.host.kernel)).to.deep.equal([]);
+    const newer = { version: '0.2.0', commit: 'feedface', dirty: false };
+    const w = provenanceWarnings(base, newer, '6.18.44');
+    expect(w).to.have.length(2);
+    expect(w[0]).to.match(
+      /made by returnpath 0\.1\.0 \(commit 0123456789abcdef.*this is returnpath 0\.2\.0 \(commit feedface\)/,
+    );
+    expect(w[1]).to.match(/kernel 6\.8\.0-45-generic, this run on 6\.18\.44/);
+    expect(provenanceWarnings(base, { ...same, commit: 'feedface' }, base.host.kernel)[0]).to.match(
+      /commit feedface/,
+    );
+    const older = { ...base, returnpath: undefined };
+    expect(provenanceWarnings(older, same, base.host.kernel)[0]).to.match(
+      /does not record which returnpath made it/,
+    );
+  });
+
   it('finds nothing between equal runs', () => {
     expect(compareRuns(sampleRun(), sampleRun())).to.deep.equal({
       changes: [],
       regressions: 0,
       improvements: 0,
+      implementationChanges: [],
     });
+  });
+
+  it('names cells that ran with another implementation, and says so on their changes', () => {
+    const emulated = sampleRun();
+    for (const c of emulated.cells) c.implementation = { cni: 'emulated vpc-cni' };
+    const now = rpFilterCell({
+      id: 'rp0',
+      status: 'fail',
+      reason: 'expected all connected: 0/200 connected',
+    });
+    const real = rerun([{ ...now, implementation: { cni: 'real vpc-cni v1.23.2' } }]);
+    for (const c of real.cells) c.implementation ??= { cni: 'emulated vpc-cni' };
+    const result = compareRuns(emulated, real);
+    expect(result.implementationChanges).to.deep.equal([
+      { suite: 'eni-rp-filter', id: 'rp0', detail: 'cni: emulated vpc-cni -> real vpc-cni v1.23.2' },
+    ]);
+    expect(only(result.changes).detail).to.equal(
+      'expected all connected: 0/200 connected (cni: emulated vpc-cni -> real vpc-cni v1.23.2)',
+    );
   });
 
   it('reports a pass that no longer passes as a regression', () => {
@@ -180,12 +220,21 @@ describe('loadResults', () => {
     expect(await loadResults(join(dir, 'run'))).to.deep.equal(sampleRun());
   });
 
-  it('throws NotFoundError when there is none', async () => {
-    for (const path of [join(dir, 'nope.json'), dir]) {
+  it('a missing, empty or binary results file is bad input (ValidationError) naming the path', async () => {
+    await writeFile(join(dir, 'empty.json'), '  \n');
+    await writeFile(join(dir, 'binary.json'), Buffer.from([0x7b, 0, 1, 2, 0x1b, 0x5b, 0x32, 0x4a]));
+    for (const [path, re] of [
+      [join(dir, 'nope.json'), /does not exist/],
+      [join(dir, 'results.json'), /does not exist/],
+      [join(dir, 'empty.json'), /is empty/],
+      [join(dir, 'binary.json'), /not a text file/],
+    ] as const) {
       let err: unknown;
-      await loadResults(path).catch((e: unknown) => (err = e));
-      expect(err).to.be.instanceOf(NotFoundError);
+      await loadResults(path === join(dir, 'results.json') ? dir : path).catch((e: unknown) => (err = e));
+      expect(err, path).to.be.instanceOf(ValidationError);
       expect((err as Error).message).to.contain(path);
+      expect((err as Error).message).to.match(re);
+      expect((err as Error).message).not.to.contain('\x1b');
     }
   });
 

@@ -3,7 +3,7 @@ import type { CellResult, CellStatus, Configuration, RateSummary } from '../scen
 import { percent } from '../verdict/expectation.js';
 import { wilson } from '../verdict/wilson.js';
 
-export const STATUSES: readonly CellStatus[] = ['pass', 'fail', 'inconclusive', 'error'];
+export const STATUSES: readonly CellStatus[] = ['pass', 'fail', 'inconclusive', 'error', 'skipped'];
 
 /** Outcomes in the order people read them; others follow alphabetically. */
 const OUTCOME_ORDER = ['connected', 'timeout', 'reset', 'refused', 'unreachable', 'other'];
@@ -97,7 +97,7 @@ export function seconds(ms: number): string {
 }
 
 export function countStatuses(cells: readonly CellResult[]): Record<CellStatus, number> {
-  const totals: Record<CellStatus, number> = { pass: 0, fail: 0, inconclusive: 0, error: 0 };
+  const totals: Record<CellStatus, number> = { pass: 0, fail: 0, inconclusive: 0, error: 0, skipped: 0 };
   for (const c of cells) totals[c.status]++;
   return totals;
 }
@@ -114,7 +114,7 @@ export function statusReason(cell: CellResult): string {
 }
 
 /** Suite ids in report order: the declared suites, then suites only cells name (first seen). */
-export function suiteOrder(suites: readonly { id: string }[], cells: readonly CellResult[]): string[] {
+export function suiteOrder(suites: readonly { id: string }[], cells: readonly { suite: string }[]): string[] {
   return [...new Set([...suites.map((s) => s.id), ...cells.map((c) => c.suite)])];
 }
 

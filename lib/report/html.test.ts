@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { renderHtml } from './html.js';
 import { buildMatrix, comboLabels } from './matrix.js';
-import { chaosCell, expectGolden, rpFilterCell, sampleCells, sampleRun } from './test-helpers.js';
+import { chaosCell, expectGolden, notRunCell, rpFilterCell, sampleCells, sampleRun } from './test-helpers.js';
 
 function count(text: string, pattern: RegExp): number {
   return [...text.matchAll(pattern)].length;
@@ -37,20 +37,68 @@ describe('HTML report', () => {
     const page = renderHtml(sampleRun(cells));
     expect(count(page, /<table class="matrix">/g)).to.equal(3);
     expect(page).to.contain('<section class="suite" id="suite-undeclared">');
-    expect(page).to.contain('<th scope="row">mtu=9001</th>');
+    expect(page).to.contain('<th scope="row" rowspan="1" title="mtu">9001</th>');
   });
 
-  it('colours cells by status, marks broken paths and shows the main rate', () => {
+  it('shows the path at a glance: works or broken and by what, with the verdict and the main rate', () => {
     const page = renderHtml(sampleRun());
-    expect(count(page, /<button type="button" class="cell s-pass"/g)).to.equal(6);
-    expect(page).to.contain('class="cell s-fail" data-cell="cell-3"');
+    // Broken paths are coloured as such, whatever the verdict; the verdict is a badge below.
     expect(page).to.match(
-      /data-cell="cell-1"[^>]*><span class="verdict">pass<\/span><span class="broken"[^>]*>path broken<\/span>/,
+      /class="cell broken v-pass" data-cell="cell-1"[^>]*><span class="path broken">broken<\/span><span class="mech">rp_filter<\/span>/,
     );
-    // The rate of the outcome the expectation is about: all timeout -> timeout; no connected -> connected 0%.
-    expect(page).to.contain('<span class="rate">timeout 100% <small>[98.1%, 100%]</small></span>');
+    expect(count(page, /class="cell works v-pass"/g)).to.equal(2);
+    expect(page).to.contain(
+      '<span class="verdict v-pass">✓ pass</span> <span class="rate">timeout 100% <small>[98.1%, 100%]</small></span>',
+    );
+    // A failing verdict stands out (its own class, outlined) on a path that otherwise works.
+    expect(page).to.contain('class="cell works v-fail" data-cell="cell-3"');
+    expect(page).to.contain('<span class="verdict v-fail">✗ FAIL</span>');
+    expect(page).to.contain('<span class="verdict v-inconclusive">? inconclusive</span>');
     expect(page).to.contain('<span class="rate">connected 0% <small>[0%, 8.8%]</small></span>');
     expect(page).to.contain('<span class="rate">no attempts</span>');
+    // A chaos cell shows what its fault does to the path, and how many attempts failed under it.
+    expect(page).to.contain(
+      '<span class="path broken">breaks new connections</span><span class="foot"><span class="verdict v-pass">✓ pass</span> <span class="rate">20/20 fail under the fault</span>',
+    );
+  });
+
+  it('lays a matrix out as a pivot: a header row per column key, merged values, row keys in the corner', () => {
+    const page = renderHtml(sampleRun());
+    expect(page).to.contain(
+      '<th class="corner" rowspan="2" scope="col">cni</th><th class="corner" rowspan="2" scope="col">rp_filter</th>',
+    );
+    expect(page).to.contain('<th scope="col" colspan="3"><span class="k">externalSNAT</span><br>false</th>');
+    expect(page).to.contain('<th scope="row" rowspan="3" title="cni">vpc-cni</th>');
+  });
+
+  it('marks the selected cells that never ran, and counts them', () => {
+    const run = {
+      ...sampleRun(sampleCells().slice(0, 2)),
+      state: 'interrupted' as const,
+      planned: [
+        ...sampleCells()
+          .slice(0, 2)
+          .map((c) => ({
+            suite: c.suite,
+            id: c.id,
+            title: c.title,
+            configuration: c.configuration,
+            pathWorks: c.pathWorks,
+          })),
+        notRunCell(
+          'later',
+          { cni: 'vpc-cni', rp_filter: 2, externalSNAT: true, sourceDestCheck: true },
+          false,
+        ),
+      ],
+    };
+    const page = renderHtml(run);
+    expect(page).to.contain('<b>2 of 3 cells</b> ran');
+    expect(page).to.contain('<span class="tag s-notrun">1 not run</span>');
+    expect(page).to.match(
+      /<div class="cell notrun broken" title="eni-rp-filter\/later: not run[^"]*"><span class="path broken">broken<\/span><span class="foot"><span class="verdict v-notrun">not run<\/span>/,
+    );
+    expect(page).to.contain('3 cells: 2 with a broken path; verdicts 2 pass, 1 not run');
   });
 
   it('stacks cells that share a position, with their ids', () => {
@@ -62,8 +110,8 @@ describe('HTML report', () => {
 
   it('has details for every cell', () => {
     const page = renderHtml(sampleRun());
-    expect(count(page, /<section class="details" id="cell-\d+"/g)).to.equal(9);
-    const details = page.slice(page.indexOf('<section class="details" id="cell-3"'));
+    expect(count(page, /<section class="details" id="details-cell-\d+"/g)).to.equal(9);
+    const details = page.slice(page.indexOf('<section class="details" id="details-cell-3"'));
     for (const part of [
       '<h3>NLB to a pod on eth1, cni=vpc-cni rp_filter=1 externalSNAT=true sourceDestCheck=true [conformance]</h3>',
       '<p class="status s-fail"><b>fail</b>: expected all connected: 12/200 connected, 188 not</p>',
@@ -73,6 +121,9 @@ describe('HTML report', () => {
       '<tr><td><code>203.0.113.10</code></td><td class="n">12</td></tr>',
       '<li><b>drop</b> on node-a: IPReversePathFilter +188 (rp_filter) [188]</li>',
       '<h4>explanation</h4>',
+      '<dt>return path</dt><dd>works</dd>',
+      '<h4>attempts that missed the expectation</h4>',
+      '<li><b>#3 timeout (connect) 203.0.113.10:41234 -&gt; 198.51.100.200:80 after 250 ms</b><ul><li><code>conntrack nlb/web-nlb/az-a: tcp SYN_SENT',
       'returnpath lab up examples/seed-000-eni-rp-filter.yaml --run-id repro\nreturnpath lab exec repro internet',
     ]) {
       expect(details).to.contain(part);
@@ -110,8 +161,16 @@ describe('HTML report', () => {
     expect(count(svg, /<circle class="bad"/g)).to.equal(20);
     expect(svg).to.contain('<text x="269.7" y="14">rp_filter=1 on node-a/eth1</text>');
     expect(svg).to.match(/<g class="window"><rect x="269.7" y="20" width="181.7"/);
-    expect(page).to.contain('<dt>recoveryMs</dt><dd>0</dd><dt>p99Ms</dt><dd>n/a</dd>');
-    expect(page).to.contain('<dt>long-lived ssh-like</dt><dd>survived</dd>');
+    // Measured figures, rounded, once each (no raw metric names, no per-connection list).
+    expect(page).to.contain('<tr><td>failed outside the fault</td><td>0/40 (0%)</td></tr>');
+    expect(page).to.contain('<tr><td>failed while it was in effect</td><td>20/20 (100%)</td></tr>');
+    expect(page).to.contain('<tr><td>failed after revert</td><td>0/20 (0%)</td></tr>');
+    expect(page).to.contain('<tr><td>visible effect</td><td>2.00 s</td></tr>');
+    expect(page).to.contain(
+      '<tr><td>long-lived survived</td><td>1</td></tr><tr><td>long-lived reset</td><td>1 at 2.10 s</td></tr>',
+    );
+    expect(page).not.to.contain('longLived.');
+    expect(page).not.to.contain('2000.4444');
   });
 });
 

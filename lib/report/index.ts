@@ -15,6 +15,7 @@ export { renderSummary, type SummaryOptions } from './summary.js';
 export {
   compareRuns,
   loadResults,
+  provenanceWarnings,
   renderChanges,
   type Change,
   type ChangeKind,

@@ -8,6 +8,18 @@ describe('JUnit report', () => {
     await expectGolden('junit.xml', renderJunit(sampleRun()));
   });
 
+  it('records where the results came from: returnpath version and commit, kernel, run', () => {
+    const xml = renderJunit(sampleRun());
+    for (const [name, value] of [
+      ['returnpath.version', '0.1.0'],
+      ['returnpath.commit', '0123456789abcdef0123456789abcdef01234567'],
+      ['kernel', '6.8.0-45-generic'],
+    ])
+      expect(xml).to.contain(`<property name="${name}" value="${value}"/>`);
+    const older = { ...sampleRun(), returnpath: undefined };
+    expect(renderJunit(older)).to.contain('<property name="returnpath.version" value="unknown"/>');
+  });
+
   it('counts fail and inconclusive as failures and error as errors', () => {
     const xml = renderJunit(sampleRun());
     expect(xml).to.contain(
@@ -27,7 +39,7 @@ describe('JUnit report', () => {
     const cell = chaosCell();
     const xml = renderJunit(sampleRun([cell]));
     expect(xml).to.contain(
-      `<testcase classname="returnpath.nlb-hairpin" name="${cell.id}: rp_filter flipped under load [chaos] [Disruptive]" time="6.100">`,
+      `<testcase classname="returnpath.nlb-hairpin" name="${cell.id}: rp_filter flipped under load [Chaos] [Disruptive]" time="6.100">`,
     );
   });
 

@@ -1,8 +1,9 @@
 /**
  * JUnit XML for CI: one <testsuite> per suite, one <testcase> per cell. fail and inconclusive are
- * failures (type = the status), error is an error. The failure body says what was expected and
+ * failures (type = the status), error is an error, skipped is <skipped> with the reason. The failure body says what was expected and
  * seen; <system-out> carries the rest of the cell. Deterministic: same results, same bytes.
  */
+import { describeMiss } from '../scenario/misses.js';
 import type { CellResult, RunResults } from '../scenario/result.js';
 import {
   cellsOf,
@@ -19,8 +20,9 @@ import {
 import { escapeXml, escapeXmlAttribute } from './escape.js';
 
 export function renderJunit(results: RunResults): string {
+  const props = properties(results);
   const suites = suiteOrder(results.suites, results.cells).map((id) =>
-    testsuite(id, cellsOf(results.cells, id)),
+    testsuite(id, cellsOf(results.cells, id), props),
   );
   const all = countStatuses(results.cells);
   const attrs = {
@@ -28,7 +30,7 @@ export function renderJunit(results: RunResults): string {
     tests: results.cells.length,
     failures: all.fail + all.inconclusive,
     errors: all.error,
-    skipped: 0,
+    skipped: all.skipped,
     time: seconds(totalMs(results.cells)),
     timestamp: results.startedAt,
   };
@@ -41,14 +43,32 @@ export function renderJunit(results: RunResults): string {
   ].join('\n');
 }
 
-function testsuite(id: string, cells: readonly CellResult[]): string {
+/** Where the results came from, as <properties> of every <testsuite>. */
+function properties(results: RunResults): string {
+  const p = results.returnpath;
+  const props: [string, string][] = [
+    ['returnpath.version', p?.version ?? 'unknown'],
+    ['returnpath.commit', p?.commit ?? 'unknown'],
+    ...(p?.dirty ? [['returnpath.dirty', 'true'] as [string, string]] : []),
+    ['kernel', results.host.kernel],
+    ['node', results.host.node],
+    ['run', results.runId],
+  ];
+  return [
+    '    <properties>',
+    ...props.map(([name, value]) => `      <property${attributes({ name, value })}/>`),
+    '    </properties>',
+  ].join('\n');
+}
+
+function testsuite(id: string, cells: readonly CellResult[], props: string): string {
   const totals = countStatuses(cells);
   const attrs = {
     name: id,
     tests: cells.length,
     failures: totals.fail + totals.inconclusive,
     errors: totals.error,
-    skipped: 0,
+    skipped: totals.skipped,
     time: seconds(totalMs(cells)),
     ...(cells[0] ? { timestamp: cells[0].startedAt } : {}),
   };
@@ -56,7 +76,7 @@ function testsuite(id: string, cells: readonly CellResult[]): string {
   // `<id>: <title> [tags]`, as the mocha test is titled: unique within the suite (CI tools merge
   // test cases of the same name) and what `returnpath run --grep` matches.
   const cases = cells.map((c) => testcase(c, `${c.id}: ${titleWithTags(c)}`));
-  return [`  <testsuite${attributes(attrs)}>`, ...cases, '  </testsuite>'].join('\n');
+  return [`  <testsuite${attributes(attrs)}>`, props, ...cases, '  </testsuite>'].join('\n');
 }
 
 function testcase(cell: CellResult, name: string): string {
@@ -66,6 +86,8 @@ function testcase(cell: CellResult, name: string): string {
     lines.push(element('failure', { message: cell.reason, type: cell.status }, failureBody(cell)));
   } else if (cell.status === 'error') {
     lines.push(element('error', { message: statusReason(cell), type: 'error' }, failureBody(cell)));
+  } else if (cell.status === 'skipped') {
+    lines.push(`      <skipped${attributes({ message: cell.reason })}/>`);
   }
   lines.push(element('system-out', {}, systemOut(cell)), '    </testcase>');
   return lines.join('\n');
@@ -94,6 +116,10 @@ function failureBody(cell: CellResult): string {
       'evidence',
       cell.evidence.map((e) => `${e.kind} on ${e.host}: ${e.summary}`),
     ),
+    ...section(
+      'attempts that missed',
+      (cell.misses ?? []).flatMap((m) => [describeMiss(m), ...m.evidence.map((e) => `  ${e}`)]),
+    ),
     ...section('reproduce', cell.reproduce),
   ].join('\n');
 }
@@ -106,7 +132,7 @@ function systemOut(cell: CellResult): string {
     `status:        ${cell.status}: ${cell.reason}`,
     `flow:          ${cell.flow}`,
     `configuration: ${configText(cell.configuration)}`,
-    `path works:    ${cell.pathWorks ? 'yes' : 'no'}`,
+    `path works:    ${cell.pathWorks ? 'yes' : 'no'}${cell.mechanism ? ` (${cell.mechanism})` : ''}`,
     `expected:      ${cell.expectation}`,
     `seen:          ${countsText(cell)}`,
     `seeds:         ${cell.seeds.join(', ') || '-'}`,

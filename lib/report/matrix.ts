@@ -3,30 +3,35 @@
  * some cell has (in sorted order), columns the same for the column keys. A key a cell lacks counts as its own value
  * (shown as —). Cells that differ only in other keys share a position.
  */
-import type { CellResult, ConfigValue } from '../scenario/result.js';
+import type { Configuration, ConfigValue } from '../scenario/result.js';
+
+/** What the matrix lays out: anything with a configuration (a result, or a planned cell that did not run). */
+export interface Placed {
+  configuration: Configuration;
+}
 
 /** One value per key; undefined where the cell's configuration lacks the key. */
 export type Combo = readonly (ConfigValue | undefined)[];
 
-export interface Matrix {
+export interface Matrix<T extends Placed = Placed> {
   rowKeys: readonly string[];
   columnKeys: readonly string[];
   rows: Combo[];
   columns: Combo[];
   /** grid[row][column]: the cells at that position, in input order. */
-  grid: CellResult[][][];
+  grid: T[][][];
 }
 
-export function buildMatrix(
+export function buildMatrix<T extends Placed>(
   rowKeys: readonly string[],
   columnKeys: readonly string[],
-  cells: readonly CellResult[],
-): Matrix {
+  cells: readonly T[],
+): Matrix<T> {
   const rows = combinations(rowKeys, cells);
   const columns = combinations(columnKeys, cells);
   const rowIndex = new Map(rows.map((c, i) => [comboId(c), i]));
   const columnIndex = new Map(columns.map((c, i) => [comboId(c), i]));
-  const grid = rows.map(() => columns.map((): CellResult[] => []));
+  const grid = rows.map(() => columns.map((): T[] => []));
   for (const cell of cells) {
     const r = rowIndex.get(comboId(comboOf(rowKeys, cell)))!;
     const c = columnIndex.get(comboId(comboOf(columnKeys, cell)))!;
@@ -41,20 +46,20 @@ export function comboLabels(keys: readonly string[], combo: Combo): string[] {
 }
 
 /** The keys of every cell's configuration, in first-seen order: the layout of a suite without a summary. */
-export function configurationKeys(cells: readonly CellResult[]): string[] {
+export function configurationKeys(cells: readonly Placed[]): string[] {
   return [...new Set(cells.flatMap((c) => Object.keys(c.configuration)))];
 }
 
-function comboOf(keys: readonly string[], cell: CellResult): Combo {
+function comboOf(keys: readonly string[], cell: Placed): Combo {
   return keys.map((k) => valueAt(cell, k));
 }
 
-function valueAt(cell: CellResult, key: string): ConfigValue | undefined {
+function valueAt(cell: Placed, key: string): ConfigValue | undefined {
   return Object.hasOwn(cell.configuration, key) ? cell.configuration[key] : undefined;
 }
 
 /** The combinations some cell has, ordered as the cartesian product of each key's sorted values. */
-function combinations(keys: readonly string[], cells: readonly CellResult[]): Combo[] {
+function combinations(keys: readonly string[], cells: readonly Placed[]): Combo[] {
   const present = new Set(cells.map((c) => comboId(comboOf(keys, c))));
   return keys
     .reduce<Combo[]>(
@@ -88,4 +93,27 @@ function valueId(v: ConfigValue | undefined): string {
 
 function comboId(combo: Combo): string {
   return combo.map(valueId).join('\u0000');
+}
+
+/**
+ * Header spans of a pivot table: for each combination and each key, the span of the header cell
+ * that starts there (consecutive combinations sharing the values of that key and every key before
+ * it merge), or 0 where an earlier header cell already covers it.
+ */
+export function headerSpans(combos: readonly Combo[], keys: readonly string[]): number[][] {
+  const same = (a: Combo, b: Combo, upTo: number): boolean =>
+    a.slice(0, upTo + 1).every((v, i) => valueId(v) === valueId(b[i]));
+  return combos.map((combo, i) =>
+    keys.map((_, k) => {
+      if (i > 0 && same(combos[i - 1]!, combo, k)) return 0;
+      let n = 1;
+      while (i + n < combos.length && same(combos[i + n]!, combo, k)) n++;
+      return n;
+    }),
+  );
+}
+
+/** A value as a header shows it: `—` when absent. */
+export function valueLabel(v: ConfigValue | undefined): string {
+  return v === undefined ? '—' : String(v);
 }

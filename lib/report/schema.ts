@@ -6,11 +6,14 @@
  * optional fields still loads as a baseline.
  */
 import { z } from 'zod';
+import { ProvenanceSchema } from '../model/provenance.js';
 import { parseJsonText, validateWith } from '../model/zod-problems.js';
 import type {
   CellResult,
   CheckResult,
   EvidenceFinding,
+  MissedAttempt,
+  PlannedCell,
   RateSummary,
   RunResults,
   SuiteSummary,
@@ -22,7 +25,9 @@ export const RESULTS_SCHEMA_ID = 'https://returnpath.dev/schemas/results.schema.
 const count = z.number().int().min(0);
 const proportion = z.number().min(0).max(1);
 const isoTime = z.iso.datetime({ offset: true });
-const status = z.enum(['pass', 'fail', 'inconclusive', 'error']);
+const status = z
+  .enum(['pass', 'fail', 'inconclusive', 'error', 'skipped'])
+  .describe('`skipped`: the cell cannot run where the run happened; `reason` says why (nothing measured).');
 
 const ConfigValueSchema = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -42,7 +47,7 @@ const CheckResultSchema = z.object({
 });
 
 const EvidenceFindingSchema = z.object({
-  kind: z.enum(['reset', 'drop', 'counter', 'conntrack', 'note']),
+  kind: z.enum(['reset', 'drop', 'counter', 'conntrack', 'health', 'note']),
   host: z.string(),
   summary: z.string().describe('One line for humans.'),
   count: count.optional(),
@@ -53,18 +58,33 @@ const EvidenceFindingSchema = z.object({
 });
 
 const TimelineSchema = z.object({
+  startedAt: z.number().optional().describe('Epoch ms of t = 0.'),
   samples: z.array(
     z.object({
       t: z.number().min(0).describe('Attempt start, ms since the traffic started.'),
       outcome: z.string(),
       ms: z.number().min(0),
+      port: z.number().int().optional().describe("The client's source port."),
+      phase: z.string().optional(),
+      errno: z.string().optional(),
+      stallMs: z
+        .number()
+        .min(0)
+        .optional()
+        .describe('Its deadline timer fired this late: the client process was not scheduled in time.'),
     }),
   ),
   windows: z.array(
     z.object({
       label: z.string().describe('The fault, e.g. `rp_filter=1 on node-1/eth1`.'),
-      from: z.number().min(0).describe('Applied, ms since the traffic started.'),
-      to: z.number().min(0).describe('Reverted, ms since the traffic started.'),
+      from: z.number().min(0).describe('Apply started, ms since the traffic started.'),
+      to: z.number().min(0).describe('Revert finished, ms since the traffic started.'),
+      applied: z
+        .number()
+        .min(0)
+        .optional()
+        .describe('Apply finished: the fault was surely in effect from here ...'),
+      reverting: z.number().min(0).optional().describe('... to here, when the revert started.'),
     }),
   ),
   metrics: z
@@ -75,6 +95,25 @@ const TimelineSchema = z.object({
     .optional()
     .describe('Long-lived connections: name -> survived | reset | timeout | closed.'),
 });
+
+const MissedAttemptSchema = z
+  .object({
+    i: count.describe('Attempt index within its batch.'),
+    outcome: z.string(),
+    phase: z.string().optional(),
+    errno: z.string().optional(),
+    from: z.string().describe('`address:port` the client used.'),
+    to: z.string().describe('`address:port` it connected to.'),
+    startedAt: isoTime,
+    ms: z.number().min(0),
+    serverSaw: z.string().optional().describe('The source the server saw, when it answered.'),
+    evidence: z
+      .array(z.string())
+      .describe(
+        'Conntrack entries of its 5-tuple per host, NLB health changes around it, a stalled deadline.',
+      ),
+  })
+  .describe('An attempt that missed the expectation, with its own evidence.');
 
 export const CellResultSchema = z
   .object({
@@ -90,6 +129,12 @@ export const CellResultSchema = z
       .boolean()
       .describe("Does the traffic path deliver connections in this configuration (the kernel's answer)?"),
     explanation: z.string().describe('The mechanism in one or two sentences.'),
+    mechanism: z
+      .string()
+      .optional()
+      .describe(
+        'What breaks the path, in a word or two (`rp_filter`, `hairpin reset`); absent when it works.',
+      ),
     expectation: z.string().describe('What the cell expected, for humans.'),
     flow: z.string().describe('The flow probed, for humans.'),
     status,
@@ -100,11 +145,39 @@ export const CellResultSchema = z
     rates: z.record(z.string(), RateSummarySchema).describe('Outcome -> rate with interval.'),
     sourcesSeen: z.record(z.string(), count).describe('Source address the servers saw -> connections.'),
     evidence: z.array(EvidenceFindingSchema),
+    misses: z
+      .array(MissedAttemptSchema)
+      .optional()
+      .describe('Attempts that missed the expectation (the first 12), each with its own evidence.'),
     reproduce: z.array(z.string()).describe('Commands to reproduce the cell.'),
     timeline: TimelineSchema.optional().describe('Chaos cells: attempts over time and the fault windows.'),
     startedAt: isoTime,
     durationMs: z.number().min(0),
     error: z.string().optional().describe('For status `error`: what broke.'),
+    implementation: z
+      .object({
+        cni: z
+          .string()
+          .describe(
+            "The nodes' CNI: `emulated vpc-cni` (returnpath's rules), `real vpc-cni v1.23.2` (the upstream " +
+              'plugin and node setup), `real vpc-cni source DIR (build DIR)`, `plugin NAME (TYPES)`; several joined by `; `.',
+          ),
+      })
+      .optional()
+      .describe('Which implementation of each component the cell ran with; compare runs knowing it.'),
+    kubeProxy: z
+      .object({
+        implementation: z
+          .enum(['emulated', 'real'])
+          .describe(
+            "returnpath's rendering of kube-proxy's rules, or the real kube-proxy on a real control plane.",
+          ),
+        mode: z.enum(['iptables', 'nftables']),
+        version: z.string().optional().describe('k8s.io/kubernetes version of the real kube-proxy.'),
+        detectLocal: z.enum(['none', 'clusterCIDR']).describe("kube-proxy's local-traffic detector."),
+      })
+      .optional()
+      .describe('Cells whose topology has Services: which kube-proxy wrote their rules.'),
   })
   .describe('The result of one cell.');
 
@@ -115,6 +188,18 @@ const SuiteSummarySchema = z.object({
   columns: z.array(z.string()).describe('Configuration keys laid out as matrix columns.'),
 });
 
+const PlannedCellSchema = z
+  .object({
+    suite: z.string().min(1),
+    id: z.string().min(1),
+    title: z.string(),
+    configuration: z.record(z.string(), ConfigValueSchema),
+    pathWorks: z.boolean(),
+    mechanism: z.string().optional(),
+    chaos: z.boolean().optional().describe("A chaos cell: it shows the fault's effect on the path."),
+  })
+  .describe('A cell the run selected, whether or not it ran.');
+
 const RunObject = z.object({
   schema: z.literal('returnpath/results/v1'),
   runId: z.string().min(1),
@@ -124,10 +209,23 @@ const RunObject = z.object({
     .enum(['running', 'complete', 'interrupted'])
     .describe('`running` while cells are still being written; `interrupted` when the run stopped early.'),
   host: z.object({ kernel: z.string(), node: z.string(), platform: z.string() }),
+  returnpath: ProvenanceSchema.optional().describe(
+    'The returnpath that made the run; absent in results written before it was recorded.',
+  ),
   selection: z.object({ suites: z.array(z.string()), grep: z.string().optional() }),
   suites: z.array(SuiteSummarySchema),
+  planned: z
+    .array(PlannedCellSchema)
+    .optional()
+    .describe('Every selected cell in run order; cells without a result did not run (interrupted).'),
   cells: z.array(CellResultSchema),
-  totals: z.object({ pass: count, fail: count, inconclusive: count, error: count }),
+  totals: z.object({
+    pass: count,
+    fail: count,
+    inconclusive: count,
+    error: count,
+    skipped: count.default(0).describe('Absent in results written before cells could be skipped.'),
+  }),
 });
 
 export const RunResultsSchema = RunObject.superRefine((run, ctx) => {
@@ -165,6 +263,8 @@ export type _SchemasInSync = Assert<
   | InSync<typeof EvidenceFindingSchema, EvidenceFinding>
   | InSync<typeof CheckResultSchema, CheckResult>
   | InSync<typeof RateSummarySchema, RateSummary>
+  | InSync<typeof MissedAttemptSchema, MissedAttempt>
+  | InSync<typeof PlannedCellSchema, PlannedCell>
 >;
 
 /** Parse results.json text. Throws ValidationError naming `source` and every problem with its path. */

@@ -24,6 +24,25 @@ describe('console summary', () => {
     );
   });
 
+  it('counts skipped cells in their own column and lists them with the reason, apart from the failures', () => {
+    const run = sampleRun();
+    const skipped = {
+      ...run.cells.find((c) => c.suite === 'nlb-hairpin')!,
+      id: 'seed001.other',
+      status: 'skipped' as const,
+      reason:
+        'the cluster is not what the cell needs: kube-proxy {"detectLocal":"clusterCIDR"}, the cluster\'s is {"detectLocal":"none"}',
+      checks: [],
+    };
+    const text = renderSummary({ ...run, cells: [...run.cells, skipped] });
+    expect(text).to.contain('suite          cells  pass  fail  inconclusive  error  skipped');
+    expect(text).to.contain('nlb-hairpin        2     1     0             0      0        1');
+    expect(text).to.contain(
+      'skipped (could not run here):\n  nlb-hairpin/seed001.other  the cluster is not what the cell needs: kube-proxy',
+    );
+    expect(text.split('skipped (could not run here):')[0]).not.to.contain('seed001.other');
+  });
+
   it('has no colour codes unless asked', () => {
     expect(renderSummary(sampleRun())).not.to.contain('\x1b');
     const colored = renderSummary(sampleRun(), { color: true });

@@ -71,7 +71,7 @@ export function chaosCell(over: Partial<CellResult> = {}): CellResult {
     suite: 'nlb-hairpin',
     id: 'rp-filter-flip',
     title: 'rp_filter flipped under load',
-    tags: ['chaos', 'Disruptive'],
+    tags: ['Chaos', 'Disruptive'],
     seeds: ['001'],
     configuration: { cni: 'vpc-cni', preserveClientIp: true, fault: 'rp_filter' },
     pathWorks: true,
@@ -102,8 +102,19 @@ export function chaosCell(over: Partial<CellResult> = {}): CellResult {
     timeline: {
       samples,
       windows: [{ label: 'rp_filter=1 on node-a/eth1', from: 2000, to: 4000 }],
-      metrics: { failureRateOutside: 0, windowMs: 2000, recoveryMs: 0, p99Ms: null },
-      longLived: { 'ssh-like': 'survived' },
+      metrics: {
+        attemptsOutside: 40,
+        failureRateOutside: 0,
+        attemptsUnderFault: 20,
+        failuresUnderFault: 20,
+        attemptsAfterRevert: 20,
+        failuresAfterRevert: 0,
+        windowMs: 2000.4444,
+        recoveryMs: 0,
+        'longLived.ssh-like.diedMs': null,
+        'longLived.ssh-2.diedMs': 2101.5,
+      },
+      longLived: { 'ssh-like': 'survived', 'ssh-2': 'reset' },
     },
     startedAt: '2025-11-20T10:01:00.000Z',
     durationMs: 6100,
@@ -121,6 +132,7 @@ export function sampleCells(): CellResult[] {
     rpFilterCell({
       id: 'rp1',
       pathWorks: false,
+      mechanism: 'rp_filter',
       expectation: 'all timeout; server sees nothing; drops by rp_filter on node-a',
       counts: { timeout: 200 },
       reason: 'expected all timeout: 200/200 timeout',
@@ -152,6 +164,20 @@ export function sampleCells(): CellResult[] {
         { name: 'source seen', status: 'pass', detail: 'expected 203.0.113.10, saw 203.0.113.10' },
       ],
       sourcesSeen: { '203.0.113.10': 12 },
+      misses: [
+        {
+          i: 3,
+          outcome: 'timeout',
+          phase: 'connect',
+          from: '203.0.113.10:41234',
+          to: '198.51.100.200:80',
+          startedAt: '2025-11-20T10:00:01.000Z',
+          ms: 250.4,
+          evidence: [
+            'conntrack nlb/web-nlb/az-a: tcp SYN_SENT 203.0.113.10:41234 -> 198.51.100.200:80 | reply 10.0.1.50:8080 -> 203.0.113.10:41234 [UNREPLIED]',
+          ],
+        },
+      ],
       evidence: [
         {
           kind: 'drop',
@@ -190,6 +216,7 @@ export function sampleCells(): CellResult[] {
       id: 'rp1-legacy',
       configuration: { cni: 'vpc-cni-legacy', rp_filter: 1, externalSNAT: false },
       pathWorks: false,
+      mechanism: 'rp_filter',
       expectation: 'all timeout',
       counts: { timeout: 50 },
       reason: 'expected all timeout: 50/50 timeout',
@@ -216,6 +243,11 @@ export function sampleCells(): CellResult[] {
   ];
 }
 
+/** A planned cell that never ran (an interrupted run). */
+export function notRunCell(id: string, configuration: CellResult['configuration'], pathWorks = true) {
+  return { suite: 'eni-rp-filter', id, title: `not run: ${id}`, configuration, pathWorks };
+}
+
 export function sampleRun(cells: CellResult[] = sampleCells()): RunResults {
   return {
     schema: 'returnpath/results/v1',
@@ -224,6 +256,7 @@ export function sampleRun(cells: CellResult[] = sampleCells()): RunResults {
     finishedAt: '2025-11-20T10:02:10.500Z',
     state: 'complete',
     host: { kernel: '6.8.0-45-generic', node: 'v20.20.2', platform: 'linux' },
+    returnpath: { version: '0.1.0', commit: '0123456789abcdef0123456789abcdef01234567', dirty: false },
     selection: { suites: ['eni-rp-filter', 'nlb-hairpin'] },
     suites: [
       {

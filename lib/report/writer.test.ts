@@ -46,7 +46,7 @@ describe('ResultsWriter', () => {
     const run = await results();
     expect(run).to.include({ state: 'running', runId: 'run-20251120-c0ffee' });
     expect(run.cells).to.deep.equal([]);
-    expect(run.totals).to.deep.equal({ pass: 0, fail: 0, inconclusive: 0, error: 0 });
+    expect(run.totals).to.deep.equal({ pass: 0, fail: 0, inconclusive: 0, error: 0, skipped: 0 });
     expect(run).not.to.have.property('finishedAt');
   });
 
@@ -59,7 +59,7 @@ describe('ResultsWriter', () => {
     await w.finish('complete');
     const run = await results();
     expect(run.cells).to.deep.equal([a, b]);
-    expect(run.totals).to.deep.equal({ pass: 1, fail: 1, inconclusive: 0, error: 0 });
+    expect(run.totals).to.deep.equal({ pass: 1, fail: 1, inconclusive: 0, error: 0, skipped: 0 });
     expect(run.state).to.equal('complete');
     expect(Date.parse(run.finishedAt!)).to.be.closeTo(Date.now(), 60_000);
     expect(await readFile(join(dir, 'junit.xml'), 'utf8')).to.contain('tests="2" failures="1"');
@@ -74,7 +74,13 @@ describe('ResultsWriter', () => {
     const all = cells(25);
     await Promise.all(all.map((c) => w.add(c)));
     expect((await results()).cells.map((c) => c.id)).to.deep.equal(all.map((c) => c.id));
-    expect((await results()).totals).to.deep.equal({ pass: 16, fail: 9, inconclusive: 0, error: 0 });
+    expect((await results()).totals).to.deep.equal({
+      pass: 16,
+      fail: 9,
+      inconclusive: 0,
+      error: 0,
+      skipped: 0,
+    });
     expect((await readdir(dir)).sort()).to.deep.equal(['junit.xml', 'report.html', 'results.json']);
   });
 

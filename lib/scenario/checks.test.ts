@@ -60,6 +60,19 @@ describe('cell checks', () => {
     );
   });
 
+  it('no-drop passes only when the host dropped nothing for that reason', () => {
+    const deltas = [delta('node/node-1', { 'TcpExt.IPReversePathFilter': 12 })];
+    const none = { kind: 'no-drop', host: 'node-1', reason: 'rp_filter' } as const;
+    expect(evidenceCheck(deltas, none).status).to.equal('fail');
+    expect(evidenceCheck(deltas, none).detail).to.contain('reverse-path');
+    expect(evidenceCheck(deltas, { ...none, host: 'node-2' }).status).to.equal('pass');
+    expect(evidenceCheck(deltas, { ...none, reason: 'source-dest-check' })).to.deep.equal({
+      name: 'evidence: no source-dest-check drop on node-1',
+      status: 'pass',
+      detail: 'no source-dest-check drop counted on node-1',
+    });
+  });
+
   it('pins a source/destination check drop on the ENI named in the rule comment', () => {
     const rules = {
       rules: [

@@ -1,16 +1,21 @@
 /**
- * A suite built at run time (certification builds one from a node image): the run command sets it
- * before mocha loads suites/dynamic.spec.js, which describes it. Plain mocha finds none and skips.
+ * Suites built at run time (certification builds one from a node image; `run --file` loads one
+ * from a suite file): the run command sets them before mocha loads suites/dynamic.spec.js, which
+ * describes them. Plain mocha finds none and skips.
  */
 import type { SuiteSpec } from './cell.js';
 
-let current: SuiteSpec | undefined;
+let current: readonly SuiteSpec[] = [];
 
-export function setDynamicSuite(suite: SuiteSpec | undefined): void {
-  current = suite;
+export function setDynamicSuites(suites: readonly SuiteSpec[]): void {
+  current = suites;
 }
 
-export function dynamicSuite(): SuiteSpec | undefined {
+export function setDynamicSuite(suite: SuiteSpec | undefined): void {
+  current = suite ? [suite] : [];
+}
+
+export function dynamicSuites(): readonly SuiteSpec[] {
   return current;
 }
 

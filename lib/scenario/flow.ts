@@ -4,7 +4,7 @@
  */
 import { NotFoundError } from '../errors.js';
 import type { Topology } from '../model/topology.js';
-import { nlbAddresses } from '../nlb/config.js';
+import { nlbAddresses, nlbHostId } from '../nlb/config.js';
 import type { Destination, Flow, SourceSeen } from './cell.js';
 
 export interface ResolvedFlow {
@@ -14,6 +14,10 @@ export interface ResolvedFlow {
   destinations: { address: string; port: number }[];
   /** Hosts (pods) that must run a server, and the port. */
   servers: { host: string; port: number }[];
+  /** The NLB nodes (host ids) the client reaches, for a flow through an NLB. */
+  nlbHosts?: string[];
+  /** The flow's destination as the cell names it. */
+  to: Destination;
   label: string;
 }
 
@@ -128,11 +132,20 @@ export function resolveFlow(topology: Topology, flow: Flow): ResolvedFlow {
         : 'service' in flow.to
           ? `${flow.to.service} ${flow.to.via}${flow.to.node ? ` on ${flow.to.node}` : ''}`
           : `${flow.to.nlb}`;
+  const lb =
+    'nlb' in flow.to
+      ? topology.loadBalancers.find((l) => 'nlb' in flow.to && l.name === flow.to.nlb)
+      : undefined;
+  const zones = 'nlb' in flow.to ? flow.to.zones : undefined;
   return {
     client: flow.from,
     clientAddress: client.address,
     destinations: dests,
     servers: [...uniq.values()],
+    to: flow.to,
+    ...(lb && {
+      nlbHosts: lb.nodes.filter((n) => !zones || zones.includes(n.zone)).map((n) => nlbHostId(lb, n)),
+    }),
     label: `${client.kind} ${flow.from} -> ${what} ${where} (${flow.kind ?? 'tcp'})`,
   };
 }

@@ -5,9 +5,24 @@
  * every finished cell. Without a configured session (plain `mocha`), cells run one at a time when
  * their test asks for them.
  */
+import type { ProxyMode } from '../kube-proxy/config.js';
+import { KubeEnvironment } from '../kube/environment.js';
 import { cellKey, type CellSpec } from './cell.js';
 import type { CellResult } from './result.js';
 import { runCell, type RunCellOptions } from './run-cell.js';
+
+/**
+ * How a cell runs: as the session is configured (`default`), or, for the differential proof, on
+ * real Kubernetes with the real kube-proxy in one of its modes (cells with Services only).
+ */
+export type CellVariant = 'default' | `real-${ProxyMode}`;
+
+/** Cells prefetch() runs at once (and slots of the session's own Kubernetes environment). */
+const PREFETCH = 2;
+
+export function variantKey(cell: CellSpec, variant: CellVariant): string {
+  return variant === 'default' ? cellKey(cell) : `${cellKey(cell)}#${variant}`;
+}
 
 export interface SessionOptions {
   /** The selected cells in run order; undefined: run whatever the tests ask for, on demand. */
@@ -18,6 +33,11 @@ export interface SessionOptions {
   run?: (cell: CellSpec, opts: RunCellOptions) => Promise<CellResult>;
   cellOptions?: (cell: CellSpec) => RunCellOptions;
   onStart?: (cell: CellSpec, index: number, total: number) => void;
+  /**
+   * The real Kubernetes the `real-*` variants run on; default: one started on first use (one slot
+   * per cell in flight), stopped by close().
+   */
+  kube?: KubeEnvironment;
   onResult?: (result: CellResult, index: number, total: number) => Promise<void> | void;
 }
 
@@ -41,8 +61,37 @@ export class Session {
     { resolve: (r: CellResult) => void; reject: (e: Error) => void }
   >();
 
+  private ownKube: KubeEnvironment | undefined;
+
   constructor(private readonly opts: SessionOptions = {}) {
     this.order = [...(opts.cells ?? [])];
+  }
+
+  /** The Kubernetes environment of the `real-*` variants (a slot per cell prefetch() runs at once). */
+  kube(): KubeEnvironment {
+    if (this.opts.kube) return this.opts.kube;
+    this.ownKube ??= new KubeEnvironment({ slots: Math.max(PREFETCH, this.opts.concurrency ?? 1) });
+    return this.ownKube;
+  }
+
+  /**
+   * Starts `cells` in `variant`, at most `limit` at a time, so that tests awaiting them one after
+   * the other find them finished or running (the differential tests: real kube-proxy cells).
+   */
+  prefetch(cells: readonly CellSpec[], variant: CellVariant, limit = PREFETCH): void {
+    const queue = cells.filter((c) => !this.results.has(variantKey(c, variant)));
+    const next = (): void => {
+      const cell = queue.shift();
+      if (!cell || this.stopped) return;
+      this.result(cell, variant).then(next, next);
+    };
+    for (let i = 0; i < limit; i++) next();
+  }
+
+  /** Stops what the session started on its own (its Kubernetes control plane). */
+  async close(): Promise<void> {
+    await this.ownKube?.close();
+    this.ownKube = undefined;
   }
 
   get total(): number {
@@ -59,15 +108,15 @@ export class Session {
   }
 
   /** The result of a cell: from the pool when selected, else run now. */
-  result(cell: CellSpec): Promise<CellResult> {
+  result(cell: CellSpec, variant: CellVariant = 'default'): Promise<CellResult> {
     this.start();
-    const key = cellKey(cell);
+    const key = variantKey(cell, variant);
     const known = this.results.get(key);
     if (known) return known;
     if (this.stopped) return Promise.reject(new SessionInterrupted(key));
-    if (this.order.some((c) => cellKey(c) === key))
+    if (variant === 'default' && this.order.some((c) => cellKey(c) === key))
       return new Promise((resolve, reject) => this.waiting.set(key, { resolve, reject }));
-    return this.launch(cell);
+    return this.launch(cell, variant);
   }
 
   /**
@@ -87,17 +136,26 @@ export class Session {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  private launch(cell: CellSpec): Promise<CellResult> {
+  private launch(cell: CellSpec, variant: CellVariant = 'default'): Promise<CellResult> {
     const index = this.order.indexOf(cell);
     const total = this.order.length;
     this.running++;
     this.opts.onStart?.(cell, index, total);
     const run = this.opts.run ?? runCell;
-    const p = run(cell, this.opts.cellOptions?.(cell) ?? {}).then(async (r) => {
-      await this.opts.onResult?.(r, index, total);
+    const options = this.opts.cellOptions?.(cell) ?? {};
+    const variantOptions: RunCellOptions =
+      variant === 'default'
+        ? options
+        : {
+            ...options,
+            kube: this.kube(),
+            kubeProxyMode: variant === 'real-nftables' ? 'nftables' : 'iptables',
+          };
+    const p = run(cell, variantOptions).then(async (r) => {
+      if (variant === 'default') await this.opts.onResult?.(r, index, total);
       return r;
     });
-    this.results.set(cellKey(cell), p);
+    this.results.set(variantKey(cell, variant), p);
     const w = this.waiting.get(cellKey(cell));
     if (w) {
       this.waiting.delete(cellKey(cell));
@@ -123,4 +181,12 @@ export function session(): Session {
 
 export function configureSession(s: Session | undefined): void {
   current = s;
+  configured = s !== undefined;
+}
+
+let configured = false;
+
+/** True while a run command drives the session (`returnpath run`), false under plain mocha. */
+export function sessionConfigured(): boolean {
+  return configured;
 }

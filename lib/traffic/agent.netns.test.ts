@@ -4,6 +4,7 @@
  * Traffic only goes to addresses inside the namespaces created here.
  */
 import { expect } from 'chai';
+import { until } from '../timing/deadline.js';
 import { CommandRunner } from '../exec/command.js';
 import { Disposer } from '../lab/disposer.js';
 import { fileURLToPath } from 'node:url';
@@ -173,11 +174,11 @@ describe('traffic agent across a veth pair (netns)', function () {
   it('redoes an attempt with the probe CLI', async () => {
     const cli = fileURLToPath(new URL('./probe-cli.js', import.meta.url));
     const spec = { kind: 'tcp', host: pair.addrB, port: 8080, deadlineMs: 300 } as const;
-    const ok = await pair.a.run(probeCliArgv(process.execPath, cli, spec));
+    const ok = await pair.a.run(probeCliArgv([process.execPath, cli], spec));
     expect(ok.stdout).to.match(
       new RegExp(`^#0 connected .*server=web server-saw=${pair.addrA.replace(/\./g, '\\.')}:\\d+ `),
     );
-    const refused = await pair.a.run(probeCliArgv(process.execPath, cli, { ...spec, port: 8081 }), {
+    const refused = await pair.a.run(probeCliArgv([process.execPath, cli], { ...spec, port: 8081 }), {
       allowFailure: true,
     });
     expect(refused.code).to.equal(1);
@@ -187,7 +188,11 @@ describe('traffic agent across a veth pair (netns)', function () {
   it('keeps long-lived connections and reports the survivors', async () => {
     const session = await client.longLived({ host: pair.addrB, port: 8080, connections: 3, intervalMs: 50 });
     expect(session.opened.connections.map((c) => c.state)).to.deep.equal(['open', 'open', 'open']);
-    await sleep(300);
+    await until(
+      'three echoes on each',
+      () => session.status(),
+      (r) => r.connections.every((c) => c.replies >= 3),
+    );
     const report = await session.stop();
     for (const c of report.connections) {
       expect(c.state).to.equal('survived');
@@ -214,7 +219,11 @@ describe('traffic agent across a veth pair (netns)', function () {
       '--reject-with',
       'tcp-reset',
     ]);
-    await sleep(300);
+    await until(
+      'every connection ended',
+      () => session.status(),
+      (r) => r.connections.every((c) => c.state !== 'open'),
+    );
     const report = await session.stop();
     for (const c of report.connections) {
       expect(c.state).to.equal('reset');
@@ -244,7 +253,9 @@ describe('traffic agent across a veth pair (netns)', function () {
     await sleep(100);
     expect(await server.stopServer('long2', { reset: true })).to.include({ openConnections: 2 });
     await pair.b.run(['iptables', '-I', 'INPUT', '-p', 'tcp', '--dport', '8087', '-j', 'DROP']);
-    await sleep(400);
+    const ended = (r: { connections: { state: string }[] }) => r.connections.every((c) => c.state !== 'open');
+    await until('reset ones ended', () => viaServer.status(), ended);
+    await until('blackholed ones timed out', () => viaHole.status(), ended);
     expect((await viaServer.stop()).connections.map((c) => c.state)).to.deep.equal(['reset', 'reset']);
     expect((await viaHole.stop()).connections.map((c) => c.state)).to.deep.equal(['timeout', 'timeout']);
   });

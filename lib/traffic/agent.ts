@@ -10,7 +10,7 @@ import { shellQuote } from '../exec/command.js';
 import type { HostExec } from '../exec/netns.js';
 import { TrafficWorkerError } from './errors.js';
 import { OUTCOMES, type Outcome } from './outcome.js';
-import { localPortFor, resolveProbe } from './client.js';
+import { defaultAnswerMs, localPortFor, resolveProbe } from './client.js';
 import { WorkerChannel } from './worker-channel.js';
 import { validateLongLivedSpec, validateProbeSpec, validateServerSpec } from './validate.js';
 import type {
@@ -32,8 +32,14 @@ export interface TrafficAgentOptions {
   nodePath?: string;
   /** Directory holding worker.js and probe-cli.js as seen from the host; default this module's own directory. */
   distDir?: string;
-  /** How long the worker may take to answer its first request; default 10 s. */
+  /** How long the worker may take to answer its first request; default 60 s. */
   startTimeoutMs?: number;
+  /**
+   * The commands as the host runs them, instead of `nodePath distDir/worker.js` and
+   * `nodePath distDir/probe-cli.js`: returnpath's agent image has them as `returnpath-agent worker`
+   * and `returnpath-agent probe` (lib/cluster/agent-cli.ts).
+   */
+  commands?: { worker: readonly string[]; probe: readonly string[] };
 }
 
 export interface ProbeResult extends ProbeBatch {
@@ -69,16 +75,14 @@ export function countOutcomes(attempts: readonly Attempt[]): Record<Outcome, num
   return counts;
 }
 
-/** probe-cli argv for one attempt of spec (attempt: which one, for its source port). */
-export function probeCliArgv(
-  nodePath: string,
-  cliPath: string,
-  spec: ProbeSpec,
-  attempt?: Attempt,
-): string[] {
+/**
+ * probe-cli argv for one attempt of spec (attempt: which one, for its source port); `command` is
+ * what runs probe-cli on the host (`node .../probe-cli.js`, or the agent image's `returnpath-agent probe`).
+ */
+export function probeCliArgv(command: readonly string[], spec: ProbeSpec, attempt?: Attempt): string[] {
   const p = resolveProbe(spec);
-  const argv = [nodePath, cliPath, p.kind, p.host, String(p.port), '--deadline', String(p.deadlineMs)];
-  if (p.answerMs !== p.deadlineMs) argv.push('--answer', String(p.answerMs));
+  const argv = [...command, p.kind, p.host, String(p.port), '--deadline', String(p.deadlineMs)];
+  if (p.answerMs !== defaultAnswerMs(p.kind, p.deadlineMs)) argv.push('--answer', String(p.answerMs));
   if (p.localAddress) argv.push('--local-address', p.localAddress);
   const port = localPortFor(p, attempt?.i ?? 0);
   if (port !== undefined) argv.push('--local-port', String(port));
@@ -88,26 +92,26 @@ export function probeCliArgv(
 }
 
 export class TrafficAgent {
-  private readonly cliPath: string;
-
   private constructor(
     readonly host: HostExec,
     readonly name: string,
     private readonly channel: WorkerChannel,
-    private readonly nodePath: string,
-    distDir: string,
-  ) {
-    this.cliPath = `${distDir}/probe-cli.js`;
-  }
+    private readonly probeCommand: readonly string[],
+  ) {}
 
   /** Spawn the worker on host and wait until it answers. */
   static async start(host: HostExec, opts: TrafficAgentOptions): Promise<TrafficAgent> {
     const nodePath = opts.nodePath ?? process.execPath;
     const distDir = opts.distDir ?? fileURLToPath(new URL('.', import.meta.url)).replace(/\/$/, '');
-    const child = host.spawn([nodePath, `${distDir}/worker.js`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const commands = opts.commands ?? {
+      worker: [nodePath, `${distDir}/worker.js`],
+      probe: [nodePath, `${distDir}/probe-cli.js`],
+    };
+    const child = host.spawn([...commands.worker], { stdio: ['pipe', 'pipe', 'pipe'] });
     const channel = new WorkerChannel(opts.name, child);
-    const agent = new TrafficAgent(host, opts.name, channel, nodePath, distDir);
-    const timeoutMs = opts.startTimeoutMs ?? 10_000;
+    const agent = new TrafficAgent(host, opts.name, channel, commands.probe);
+    // Only a worker that never starts trips this: a busy machine makes one slow, not dead.
+    const timeoutMs = opts.startTimeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -167,7 +171,7 @@ export class TrafficAgent {
 
   /** A pasteable command redoing one attempt of spec (the given attempt's source port, if any). */
   reproduce(spec: ProbeSpec, attempt?: Attempt): string {
-    const argv = probeCliArgv(this.nodePath, this.cliPath, spec, attempt);
+    const argv = probeCliArgv(this.probeCommand, spec, attempt);
     return hasReproduce(this.host) ? this.host.reproduce(argv) : shellQuote(this.host.wrap(argv));
   }
 

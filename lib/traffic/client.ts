@@ -8,10 +8,23 @@ import { createSocket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { classifyErrno, type Outcome, type Phase } from './outcome.js';
 import { unmapIPv4 } from './endpoint.js';
+import { afterPendingIo, IoDeadline, STALL_REPORT_MS, type DeadlineExpiry } from '../timing/deadline.js';
 import type { Attempt, ProbeBatch, ProbeSpec, ServerAnswer } from './protocol.js';
 
 export const DEFAULT_DEADLINE_MS = 300;
 export const DEFAULT_CONCURRENCY = 32;
+/**
+ * Once connected, how long the server's answer may take by default. The connect deadline judges the
+ * network (a lost SYN is retransmitted after 1 s); the answer only waits for the server process to
+ * be scheduled, and for TCP to repair a lost final ACK (the SYN-ACK is retransmitted after 1 s), so
+ * it is generous: a busy machine must not turn a working path into timeouts.
+ */
+export const DEFAULT_ANSWER_MS = 2000;
+
+/** The answer deadline a spec gets when it names none. */
+export function defaultAnswerMs(kind: ProbeSpec['kind'], deadlineMs: number): number {
+  return kind === 'udp' ? deadlineMs : Math.max(deadlineMs, DEFAULT_ANSWER_MS);
+}
 
 /** The probe spec with every default filled in. */
 export type ResolvedProbe = Required<Omit<ProbeSpec, 'localAddress' | 'localPort' | 'localPortRange'>> &
@@ -24,7 +37,7 @@ export function resolveProbe(spec: ProbeSpec): ResolvedProbe {
     attempts: spec.attempts ?? 1,
     concurrency: spec.concurrency ?? DEFAULT_CONCURRENCY,
     deadlineMs,
-    answerMs: spec.answerMs ?? deadlineMs,
+    answerMs: spec.answerMs ?? defaultAnswerMs(spec.kind, deadlineMs),
     holdMs: spec.holdMs ?? 0,
     close: spec.close ?? 'fin',
   };
@@ -127,13 +140,18 @@ export function connectStream(p: ResolvedProbe, i: number, t0: number): Promise<
     };
     // The kernel has picked the source port once connect() was issued (next tick for an IP literal).
     setImmediate(noteLocal);
-    let timer = setTimeout(() => fail('timeout'), p.deadlineMs);
+    // A deadline that fires only after pending I/O was delivered (a stalled client is not a timeout).
+    const expire = (e: DeadlineExpiry): void => {
+      if (e.lateMs >= STALL_REPORT_MS) base.stallMs = e.lateMs;
+      fail('timeout');
+    };
+    let timer = new IoDeadline(p.deadlineMs, expire);
     let detach = (): void => undefined;
 
     const settle = (fields: Partial<Attempt>, keep: boolean): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      timer.clear();
       noteLocal();
       const attempt: Attempt = { ...base, phase, ms: round(performance.now() - start), ...fields };
       if (keep) {
@@ -153,8 +171,8 @@ export function connectStream(p: ResolvedProbe, i: number, t0: number): Promise<
       base.connectMs = round(performance.now() - start);
       noteLocal();
       phase = 'answer';
-      clearTimeout(timer);
-      timer = setTimeout(() => fail('timeout'), p.answerMs);
+      timer.clear();
+      timer = new IoDeadline(p.answerMs, expire);
       if (p.kind === 'http') {
         sock.write(`GET / HTTP/1.1\r\nHost: ${p.host}:${p.port}\r\nConnection: close\r\n\r\n`);
       }
@@ -238,7 +256,8 @@ function hold(sock: Socket, ms: number): Promise<NonNullable<Attempt['held']>> {
     sock.on('error', (e: NodeJS.ErrnoException) => {
       if (held === 'survived') held = classifyErrno(e.code) === 'reset' ? 'reset' : 'other';
     });
-    setTimeout(() => resolve(held), ms);
+    // What arrived before the hold ended counts, even when this process was descheduled past it.
+    setTimeout(() => afterPendingIo(() => resolve(held)), ms);
   });
 }
 
@@ -254,7 +273,7 @@ function udpAttempt(p: ResolvedProbe, i: number, t0: number): Promise<Attempt> {
     const finish = (fields: Partial<Attempt>): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      timer.clear();
       try {
         const a = sock.address();
         if (base.localPort === undefined) base.localPort = a.port;
@@ -264,7 +283,9 @@ function udpAttempt(p: ResolvedProbe, i: number, t0: number): Promise<Attempt> {
       sock.close();
       resolve({ ...base, ms: round(performance.now() - start), ...fields });
     };
-    const timer = setTimeout(() => finish({ outcome: 'timeout' }), p.deadlineMs);
+    const timer = new IoDeadline(p.deadlineMs, (e) =>
+      finish({ outcome: 'timeout', ...(e.lateMs >= STALL_REPORT_MS && { stallMs: e.lateMs }) }),
+    );
     sock.on('error', (e: NodeJS.ErrnoException) =>
       finish({ outcome: classifyErrno(e.code), errno: e.code ?? 'UNKNOWN' }),
     );

@@ -7,10 +7,13 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { classifyErrno } from './outcome.js';
+import { afterPendingIo } from '../timing/deadline.js';
 import { connectStream, resolveProbe, type ResolvedProbe } from './client.js';
 import type { LongLivedConnection, LongLivedReport, LongLivedSpec, LongLivedState } from './protocol.js';
 
 export const DEFAULT_INTERVAL_MS = 200;
+/** The shortest default reply timeout: an echo waits for the server process to be scheduled. */
+export const MIN_DEFAULT_REPLY_TIMEOUT_MS = 2000;
 
 interface Live {
   report: LongLivedConnection;
@@ -32,7 +35,7 @@ export class LongLivedSession {
     readonly spec: LongLivedSpec,
   ) {
     this.intervalMs = spec.intervalMs ?? DEFAULT_INTERVAL_MS;
-    this.replyTimeoutMs = spec.replyTimeoutMs ?? 3 * this.intervalMs;
+    this.replyTimeoutMs = spec.replyTimeoutMs ?? Math.max(3 * this.intervalMs, MIN_DEFAULT_REPLY_TIMEOUT_MS);
   }
 
   /** Open every connection (each waits for the server's answer), then start the heartbeat. */
@@ -115,7 +118,10 @@ export class LongLivedSession {
       if (c.report.state !== 'open' || !c.socket) continue;
       const oldest = c.pending[0];
       if (oldest !== undefined && now - oldest > this.replyTimeoutMs) {
-        this.die(c, 'timeout');
+        // Judge after the echoes already received were read (this process may have been descheduled).
+        afterPendingIo(() => {
+          if (c.report.state === 'open' && c.pending[0] === oldest) this.die(c, 'timeout');
+        });
         continue;
       }
       c.pending.push(now);

@@ -48,7 +48,7 @@ describe('probe-cli', () => {
       deadlineMs: 250,
       localPortRange: [41000, 41003] as const,
     };
-    const argv = probeCliArgv('/usr/bin/node', '/x/probe-cli.js', spec, { i: 6 } as never);
+    const argv = probeCliArgv(['/usr/bin/node', '/x/probe-cli.js'], spec, { i: 6 } as never);
     expect(argv).to.deep.equal([
       '/usr/bin/node',
       '/x/probe-cli.js',

@@ -6,11 +6,10 @@
  * Prints one line per attempt (outcome, errno, source, what the server saw, timings), or the
  * whole batch as JSON with --json. Exit code: 0 when every attempt connected, 1 otherwise, 2 on bad usage.
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runProbe } from './client.js';
 import type { Attempt, ProbeKind, ProbeSpec } from './protocol.js';
+import { isEntryPoint } from '../exec/entry.js';
 
 const USAGE = `usage: probe-cli tcp|http|udp HOST PORT [--deadline MS] [--answer MS] [--attempts N]
        [--concurrency N] [--local-address IP] [--local-port P | --local-ports LO-HI] [--hold MS]
@@ -93,10 +92,11 @@ export function formatAttempt(a: Attempt): string {
   return parts.join(' ');
 }
 
-async function main(): Promise<number> {
+/** `probe-cli ARGS` (also `returnpath-agent probe ARGS`): exit 0 when every attempt connected. */
+export async function probeMain(args: readonly string[]): Promise<number> {
   let parsed: { spec: ProbeSpec; json: boolean };
   try {
-    parsed = parseProbeArgs(process.argv.slice(2));
+    parsed = parseProbeArgs(args);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
@@ -107,14 +107,6 @@ async function main(): Promise<number> {
   return batch.attempts.every((a) => a.outcome === 'connected') ? 0 : 1;
 }
 
-function runDirectly(): boolean {
-  try {
-    return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (runDirectly()) {
-  main().then((code) => process.exit(code));
+if (isEntryPoint(import.meta.url)) {
+  void probeMain(process.argv.slice(2)).then((code) => process.exit(code));
 }

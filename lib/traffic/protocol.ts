@@ -57,7 +57,7 @@ export interface ProbeSpec {
   concurrency?: number;
   /** Connect deadline in ms (UDP: the whole exchange); default 300. */
   deadlineMs?: number;
-  /** Deadline for the server's answer once connected; default deadlineMs. */
+  /** Deadline for the server's answer once connected; default max(deadlineMs, 2000) (UDP: deadlineMs). */
   answerMs?: number;
   localAddress?: string;
   /** Fixed source port for every attempt (SO_REUSEADDR is set by libuv when binding). */
@@ -93,6 +93,12 @@ export interface Attempt {
   connectMs?: number;
   /** Time from start to outcome, ms. */
   ms: number;
+  /**
+   * The deadline's timer fired this much later than scheduled (ms, reported from 50 ms): the
+   * measuring process itself was not scheduled in time. The verdict does not rest on such a timer
+   * alone: pending I/O is delivered before a deadline expires.
+   */
+  stallMs?: number;
   /** With holdMs: what happened to the connection while held. */
   held?: 'survived' | 'reset' | 'closed' | 'other';
 }
@@ -112,7 +118,7 @@ export interface LongLivedSpec {
   connections?: number;
   /** A small message is sent on every connection this often; default 200 ms. */
   intervalMs?: number;
-  /** A connection whose oldest unanswered message is older than this is declared timed out; default 3 × intervalMs. */
+  /** A connection whose oldest unanswered message is older than this is declared timed out; default max(3 × intervalMs, 2000). */
   replyTimeoutMs?: number;
   /** Connect deadline; default 300 ms. */
   deadlineMs?: number;

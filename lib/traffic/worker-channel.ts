@@ -2,7 +2,7 @@
  * The controller's end of the JSON-lines protocol with one worker process: matches responses to
  * requests by id, fails every pending request when the worker dies, and stops it on close().
  */
-import type { ChildProcess } from 'node:child_process';
+import type { HostProcess } from '../exec/netns.js';
 import { TrafficWorkerError } from './errors.js';
 import type { Method, Methods, Response } from './protocol.js';
 
@@ -24,7 +24,7 @@ export class WorkerChannel {
 
   constructor(
     readonly agent: string,
-    private readonly child: ChildProcess,
+    private readonly child: HostProcess,
   ) {
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (d: string) => this.onStdout(d));

@@ -5,10 +5,11 @@ import { validateTopology } from '../../lib/model/topology.js';
 import { SUITES } from '../catalog.js';
 import { nlbHairpinSuite } from '../nlb-hairpin.cells.js';
 import { eniRpFilterSuite } from '../eni-rp-filter.cells.js';
-import { failureModel } from './derive.js';
+import { collisionShare, failureModel, packetLossShare } from '../../lib/scenario/derive.js';
 import type { CellSpec } from '../../lib/scenario/cell.js';
+import { buildFault } from '../../lib/chaos/fault-spec.js';
 
-const f0 = (c: CellSpec) => c.chaos!.faults[0]!.fault();
+const f0 = (c: CellSpec) => buildFault(c.chaos!.faults[0]!.fault);
 import { example } from './documents.js';
 
 describe('suite tables', () => {
@@ -74,7 +75,7 @@ describe('suite tables', () => {
 
   it('tags timeouts and rates as Slow', () => {
     const c = nlbHairpinSuite.cells.find((x) => x.id === 'seed001.instance.cluster.preserve-on')!;
-    expect(c.expect.outcome.kind).to.equal('rate');
+    expect(c.expect.outcome!.kind).to.equal('rate');
     expect(cellTags(c)).to.include('Slow');
   });
 });
@@ -86,13 +87,36 @@ describe('derived failure shares', () => {
     expect(m).to.include({ hairpin: true, forwardedWithClientSource: false });
   });
 
-  it('seed 001 with Local policy: only a local endpoint on another node answers through the NLB', () => {
+  const local = (detectLocal: 'none' | 'clusterCIDR', endpoints?: string[]) => {
     const doc = example('seed-001-hairpin');
     doc['services'][0]['externalTrafficPolicy'] = 'Local';
     doc['services'][0]['healthCheckNodePort'] = 32468;
-    const m = failureModel(doc, 'nginx-nlb', 'netshoot', 80);
+    if (endpoints) doc['services'][0]['endpoints'] = endpoints;
+    doc['cluster'] = { ...doc['cluster'], kubeProxy: { detectLocal } };
+    return failureModel(doc, 'nginx-nlb', 'netshoot', 80);
+  };
+
+  it('seed 001, Local, clusterCIDR detector: only a local endpoint on another node answers through the NLB', () => {
+    const m = local('clusterCIDR');
     expect(m.share).to.be.closeTo(7 / 9, 1e-9); // 1 - (2/3 × 1/3)
-    expect(m.forwardedWithClientSource).to.equal(true);
+    expect(m).to.include({ hairpin: true, forwardedWithClientSource: true });
+    // No endpoint on the client's node: it fails its health check; half the flows go to the other remote endpoint.
+    expect(local('clusterCIDR', ['nginx-2', 'nginx-3'])).to.deep.equal({
+      share: 0.5,
+      hairpin: false,
+      forwardedWithClientSource: true,
+    });
+  });
+
+  it('seed 001, Local, no detector (EKS): each node sends the pod source to its own endpoint', () => {
+    const m = local('none');
+    expect(m.share).to.be.closeTo(1 / 3, 1e-9);
+    expect(m).to.include({ hairpin: true, forwardedWithClientSource: false });
+    expect(local('none', ['nginx-2', 'nginx-3'])).to.deep.equal({
+      share: 0,
+      hairpin: false,
+      forwardedWithClientSource: false,
+    });
   });
 
   it('seed 004: cross-zone off pins the zone-a NLB node on the client node; preservation off clears it', () => {
@@ -103,5 +127,29 @@ describe('derived failure shares', () => {
     expect(failureModel(doc, 'istio-nlb', 'app-client', 80).share).to.equal(0.5);
     doc['loadBalancers'][0]['targetGroups'][0]['preserveClientIp'] = false;
     expect(failureModel(doc, 'istio-nlb', 'app-client', 80).share).to.equal(0);
+  });
+
+  it('seed 004 collisions: (N - E[distinct targets]) / N over N NLB nodes', () => {
+    const doc = example('seed-004-cross-zone');
+    expect(collisionShare(doc, 'istio-nlb', 80)).to.equal(1 / 4); // two nodes, two targets
+    const three = example('seed-004-cross-zone');
+    three['vpc']['zones'].push({ name: 'az-c', subnets: [{ name: 'private-c', cidr: '10.0.3.0/24' }] });
+    three['loadBalancers'][0]['nodes'].push({ zone: 'az-c', address: '10.0.3.100' });
+    expect(collisionShare(three, 'istio-nlb', 80)).to.be.closeTo(5 / 12, 1e-12);
+    // The old formula, P(all pick the same target) x (n-1)/n, gave 1/6 here.
+    expect(collisionShare(three, 'istio-nlb', 80, ['az-a', 'az-b'])).to.equal(1 / 4);
+    const one = example('seed-004-cross-zone');
+    one['loadBalancers'][0]['targetGroups'][0]['targets'] = [{ node: 'node-a', port: 32411 }];
+    expect(collisionShare(one, 'istio-nlb', 80)).to.equal(1 / 2);
+    doc['loadBalancers'][0]['crossZone'] = false;
+    expect(collisionShare(doc, 'istio-nlb', 80)).to.equal(0);
+  });
+
+  it('packet loss: the SYN, or every final ACK before the answer deadline', () => {
+    // 250 ms connect deadline, 2 s answer deadline: one SYN-ACK retransmission (at 1 s) fits.
+    expect(packetLossShare(0.3, 250, 2000)).to.be.closeTo(0.3 + 0.7 * 0.09, 1e-12);
+    expect(packetLossShare(0.3, 250, 900)).to.be.closeTo(0.3 + 0.7 * 0.3, 1e-12);
+    expect(packetLossShare(0.3, 250, 5000)).to.be.closeTo(0.3 + 0.7 * 0.027, 1e-12);
+    expect(() => packetLossShare(0.3, 1500, 2000)).to.throw(RangeError);
   });
 });

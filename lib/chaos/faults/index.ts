@@ -27,3 +27,11 @@ export {
 } from './kube-proxy.js';
 export { PacketLoss, packetLoss, Delay, delay, type DelayOptions, type Direction } from './impair.js';
 export { CHAOS_CHAIN_PREFIX } from './chain.js';
+export {
+  PodNotReady,
+  podNotReady,
+  ServiceEndpointsChange,
+  serviceEndpointsChange,
+  TargetNotReady,
+  HEALTH_CHECK_SERVER,
+} from './readiness.js';

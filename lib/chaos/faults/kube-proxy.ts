@@ -9,6 +9,7 @@ import type { Service, Topology } from '../../model/topology.js';
 import { countOwned, emptyOwned, ownedRules, type OwnedRules } from '../iptables.js';
 import { FaultError, type ChaosContext } from '../fault.js';
 import { ChainFault } from './chain.js';
+import { ServiceEndpointsChange } from './readiness.js';
 
 /** kube-proxy's chains (iptables mode); kubelet's KUBE-FIREWALL etc. are not emulated in the lab. */
 const KUBE_CHAIN = /^KUBE-/;
@@ -19,17 +20,20 @@ function nodeName(ref: string): string {
 }
 
 /**
- * Removes every KUBE-* chain and every jump into one (nat and filter), as a flush of the tables or
- * `kube-proxy --cleanup` leaves a node: Services stop working on it (ClusterIP connections go to
- * the ClusterIP itself and time out, NodePorts are refused). Revert is kube-proxy's next sync: the
- * saved chains come back with their rules, and the jumps at their saved positions, in one
- * `iptables-restore --noflush` that leaves the CNI's rules alone.
+ * Removes every KUBE-* chain and every jump into one (nat and filter), and a real nftables-mode
+ * kube-proxy's `kube-proxy` tables, as a flush of the tables or `kube-proxy --cleanup` leaves a
+ * node: Services stop working on it (ClusterIP connections go to the ClusterIP itself and time
+ * out, NodePorts are refused). Revert is kube-proxy's next sync: the saved chains come back with
+ * their rules, and the jumps at their saved positions, in one `iptables-restore --noflush` that
+ * leaves the CNI's rules alone (the nftables tables are loaded back as `nft list` printed them).
  */
 export class KubeProxyWipe extends ChainFault {
   readonly kind = 'kube-proxy-wipe';
   readonly label: string;
   private readonly host: string;
   private saved: OwnedRules | undefined;
+  /** kube-proxy in nftables mode: its tables (`nft list table` text), removed and restored whole. */
+  private savedNft: { family: string; text: string }[] | undefined;
 
   constructor(node: string) {
     super();
@@ -44,10 +48,28 @@ export class KubeProxyWipe extends ChainFault {
   protected async doApply(ctx: ChaosContext): Promise<void> {
     const state = await this.readIptables(ctx, this.host);
     this.saved = ownedRules(state.save, isKube);
+    // kube-proxy's nftables mode keeps everything in `table ip kube-proxy` (and ip6).
+    const tables = (await this.run(ctx, this.host, ['nft', 'list', 'tables'])).stdout;
+    const families = [...tables.matchAll(/^table (ip6?) kube-proxy$/gm)].map((m) => m[1]!);
+    const saved: { family: string; text: string }[] = [];
+    for (const family of families)
+      saved.push({
+        family,
+        text: (await this.run(ctx, this.host, ['nft', 'list', 'table', family, 'kube-proxy'])).stdout,
+      });
+    this.savedNft = saved;
     await this.syncOwned(ctx, this.host, isKube, emptyOwned(), state);
+    if (saved.length)
+      await this.run(ctx, this.host, ['nft', '-f', '-'], {
+        input: saved.map((t) => `delete table ${t.family} kube-proxy`).join('\n') + '\n',
+      });
   }
 
   protected async doRevert(ctx: ChaosContext): Promise<void> {
+    if (this.savedNft?.length)
+      await this.run(ctx, this.host, ['nft', '-f', '-'], {
+        input: this.savedNft.map((t) => t.text).join('\n'),
+      });
     if (this.saved) await this.syncOwned(ctx, this.host, isKube, this.saved);
   }
 
@@ -127,10 +149,19 @@ export class EndpointsChange extends ChainFault {
   }
 }
 
+/**
+ * `scope: 'node'` (default): one node's kube-proxy rules change (EndpointsChange). `scope:
+ * 'cluster'`: the Service's endpoints change everywhere, as when a pod's labels stop matching
+ * (ServiceEndpointsChange; through the API, the EndpointSlice controller and the real kube-proxy
+ * when the cell runs on them). `node` is ignored for the cluster scope.
+ */
 export function endpointsChange(
   node: string,
   service: string,
   endpoints: readonly string[],
-): EndpointsChange {
-  return new EndpointsChange(node, service, endpoints);
+  opts: { scope?: 'node' | 'cluster' } = {},
+): EndpointsChange | ServiceEndpointsChange {
+  return opts.scope === 'cluster'
+    ? new ServiceEndpointsChange(service, endpoints)
+    : new EndpointsChange(node, service, endpoints);
 }

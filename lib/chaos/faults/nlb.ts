@@ -9,6 +9,7 @@ import { parseIpJson } from '../ip-json.js';
 import type { OwnedRules } from '../iptables.js';
 import { BaseFault, FaultError, type ChaosContext } from '../fault.js';
 import { OwnChainFault } from './chain.js';
+import { TargetNotReady } from './readiness.js';
 
 const FABRIC = 'fabric';
 
@@ -163,8 +164,17 @@ export class TargetUnhealthy extends BaseFault {
   }
 }
 
-export function targetUnhealthy(lbName: string, target: string): TargetUnhealthy {
-  return new TargetUnhealthy(lbName, target);
+/**
+ * `via: 'nlb'` (default): the NLB's view is overridden (TargetUnhealthy). `via: 'readiness'`: the
+ * target fails for real, its endpoint pods reported not Ready, so kube-proxy's health check node
+ * port answers 503 (TargetNotReady; through the real kube-proxy when the cell runs on it).
+ */
+export function targetUnhealthy(
+  lbName: string,
+  target: string,
+  opts: { via?: 'nlb' | 'readiness' } = {},
+): TargetUnhealthy | TargetNotReady {
+  return opts.via === 'readiness' ? new TargetNotReady(lbName, target) : new TargetUnhealthy(lbName, target);
 }
 
 export interface DeregisterOptions {

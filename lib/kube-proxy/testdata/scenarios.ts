@@ -14,7 +14,10 @@ export interface Scenario {
 
 type ServiceInput = NonNullable<TopologyInput['services']>[number];
 
-export function topologyWith(services: ServiceInput[]): Topology {
+export function topologyWith(
+  services: ServiceInput[],
+  detectLocal: 'none' | 'clusterCIDR' = 'none',
+): Topology {
   return validateTopology({
     apiVersion: 'returnpath/v1',
     kind: 'Topology',
@@ -38,6 +41,7 @@ export function topologyWith(services: ServiceInput[]): Topology {
       { name: 'web-3', node: 'node-b', address: '10.0.2.78' },
     ],
     services,
+    cluster: { kubeProxy: { detectLocal } },
   } satisfies TopologyInput);
 }
 
@@ -57,8 +61,23 @@ const localWeb: ServiceInput = {
 
 export const scenarios: readonly Scenario[] = [
   { name: 'cluster-policy', node: 'node-a', topology: topologyWith([{ ...web, type: 'NodePort' }]) },
+  {
+    name: 'cluster-policy.detect-cluster-cidr',
+    node: 'node-a',
+    topology: topologyWith([{ ...web, type: 'NodePort' }], 'clusterCIDR'),
+  },
   { name: 'local-policy-local-endpoint', node: 'node-a', topology: topologyWith([localWeb]) },
+  {
+    name: 'local-policy-local-endpoint.detect-cluster-cidr',
+    node: 'node-a',
+    topology: topologyWith([localWeb], 'clusterCIDR'),
+  },
   { name: 'local-policy-no-local-endpoint', node: 'node-c', topology: topologyWith([localWeb]) },
+  {
+    name: 'local-policy-no-local-endpoint.detect-cluster-cidr',
+    node: 'node-c',
+    topology: topologyWith([localWeb], 'clusterCIDR'),
+  },
   {
     name: 'load-balancer-ip',
     node: 'node-a',
