@@ -7,33 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  buildComponent,
-  coredns,
-  dockerCli,
-  engine,
-  findBuilt,
-  kind,
-  kindBase,
-  kindKubernetes,
-  kindNode,
-  pause,
-  runc,
-  type Component,
-} from '../lib/components/index.js';
+import { buildComponent, findBuilt, KIND_COMPONENTS } from '../lib/components/index.js';
 import { KindCluster } from '../lib/kind/cluster.js';
-
-const KIND_COMPONENTS: Component[] = [
-  kindKubernetes,
-  engine,
-  runc,
-  dockerCli,
-  kind,
-  coredns,
-  pause,
-  kindBase,
-  kindNode,
-];
 
 export async function benchKind(): Promise<Record<string, string>> {
   const rows: Record<string, string> = {};

@@ -215,12 +215,9 @@ export const kindNode = new KindNodeImage({
   dockerCli,
 });
 
-export const COMPONENTS: readonly Component[] = [
-  cniPlugins,
-  vpcCni,
-  vpcCniLegacy,
-  etcd,
-  ...new Set([kubernetes, kindKubernetes]),
+/** What a kind cluster on returnpath's engine needs, dependencies first. */
+export const KIND_COMPONENTS: readonly Component[] = [
+  kindKubernetes,
   engine,
   runc,
   dockerCli,
@@ -229,6 +226,10 @@ export const COMPONENTS: readonly Component[] = [
   pause,
   kindBase,
   kindNode,
+];
+
+export const COMPONENTS: readonly Component[] = [
+  ...new Set([cniPlugins, vpcCni, vpcCniLegacy, etcd, kubernetes, ...KIND_COMPONENTS]),
 ];
 
 /** Every catalogued component with this name (two when the lab and kind pin different Kubernetes versions). */

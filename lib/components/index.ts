@@ -1,6 +1,7 @@
 export type { BuildContext, Component, ComponentManifest } from './component.js';
 export {
   COMPONENTS,
+  KIND_COMPONENTS,
   componentNamed,
   componentsNamed,
   cniPlugins,
