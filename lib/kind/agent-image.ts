@@ -1,0 +1,106 @@
+/**
+ * returnpath's agent image, built locally for a kind cluster (nothing is pulled): the kind base
+ * image's Debian root filesystem (iproute2 with nstat, iptables, nftables, conntrack: the evidence
+ * commands the node agents run), this machine's Node.js with the shared libraries that root
+ * filesystem lacks, and this build of returnpath (`returnpath-agent` on the PATH). It is what
+ * `agent/Dockerfile` builds elsewhere, under the same name (`returnpath/agent:<version>`, the name
+ * the cluster backend's pods ask for), imported into the cluster's engine and loaded into every
+ * node's containerd with kind's own `kind load image-archive`.
+ */
+import { copyFile, cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { agentImage } from '../cluster/manifests.js';
+import { AGENT_COMMAND } from '../cluster/agent-cli.js';
+import { kindBase } from '../components/index.js';
+import { requireBuilt } from '../components/store.js';
+import { pipeCommands } from '../engine/docker.js';
+import { EnvironmentError } from '../errors.js';
+import { CommandRunner } from '../exec/command.js';
+import { provenance } from '../version.js';
+import type { KindCluster } from './cluster.js';
+
+/** This checkout or installed package: the directory holding package.json, bin/ and dist/. */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const IMAGE_ROOT = '/opt/returnpath';
+const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The shared libraries `ldd` lists for a binary (absolute paths, the loader included). */
+export function sharedLibraries(lddOutput: string): string[] {
+  const out = new Set<string>();
+  for (const line of lddOutput.split('\n')) {
+    const m = /=>\s+(\/\S+)\s+\(0x/.exec(line) ?? /^\s*(\/\S+)\s+\(0x/.exec(line);
+    if (m) out.add(m[1]!);
+  }
+  return [...out];
+}
+
+export interface AgentImageOptions {
+  log?: (line: string) => void;
+  /** The Node.js binary to put in the image (default: the one running). */
+  node?: string;
+}
+
+/**
+ * Builds the agent image in the cluster's engine and loads it into every node. Returns its name.
+ * The build's temporary directory is removed whatever happens.
+ */
+export async function loadAgentImage(cluster: KindCluster, o: AgentImageOptions = {}): Promise<string> {
+  const log = o.log ?? (() => undefined);
+  const image = agentImage(provenance().version);
+  const base = await requireBuilt(kindBase);
+  const node = o.node ?? process.execPath;
+  if (!existsSync(join(PACKAGE_ROOT, 'dist/lib/cluster/agent-cli.js')))
+    throw new EnvironmentError(
+      `the agent image needs returnpath built: run npm run build in ${PACKAGE_ROOT}`,
+    );
+  const runner = new CommandRunner();
+  const dir = await mkdtemp(join(tmpdir(), 'rp-agent-image-'));
+  try {
+    const root = join(dir, 'root');
+    await mkdir(root);
+    await runner.run(['tar', '--numeric-owner', '-C', root, '-xf', base.path('rootfs.tar')]);
+    // Node.js and the libraries the base lacks (libstdc++ and libgcc_s: Debian's minimal root has neither).
+    await mkdir(join(root, 'usr/local/bin'), { recursive: true });
+    await copyFile(node, join(root, 'usr/local/bin/node'));
+    const ldd = await runner.run(['ldd', node]);
+    for (const lib of sharedLibraries(ldd.stdout)) {
+      if (existsSync(join(root, lib))) continue;
+      await mkdir(join(root, dirname(lib)), { recursive: true });
+      await copyFile(lib, join(root, lib));
+    }
+    const app = join(root, IMAGE_ROOT.slice(1));
+    await mkdir(join(app, 'bin'), { recursive: true });
+    await copyFile(join(PACKAGE_ROOT, 'package.json'), join(app, 'package.json'));
+    await copyFile(join(PACKAGE_ROOT, 'bin/returnpath-agent.js'), join(app, 'bin/returnpath-agent.js'));
+    await cp(join(PACKAGE_ROOT, 'dist'), join(app, 'dist'), {
+      recursive: true,
+      filter: (src) => !/\.(test|spec)\.js$|\.map$/.test(src),
+    });
+    await symlink(`${IMAGE_ROOT}/bin/returnpath-agent.js`, join(root, 'usr/local/bin', AGENT_COMMAND));
+    log(
+      `agent image ${image}: ${base.dir}/rootfs.tar, Node.js ${process.version}, returnpath ${provenance().version}`,
+    );
+    await pipeCommands(
+      ['tar', '--numeric-owner', '-C', root, '-c', '.'],
+      cluster.docker.argv([
+        'import',
+        '--change',
+        `ENV PATH=${PATH}`,
+        '--change',
+        `CMD ${JSON.stringify([AGENT_COMMAND, 'hold'])}`,
+        '-',
+        image,
+      ]),
+    );
+    const archive = join(dir, 'agent.tar');
+    await cluster.docker.run(['save', '--output', archive, image]);
+    await cluster.loadImageArchive(archive);
+    log(`agent image ${image} loaded into every node`);
+    return image;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
