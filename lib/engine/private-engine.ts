@@ -5,6 +5,11 @@
  * --ip-forward=false --ip-masq=false --bridge=none`): no FORWARD policy change, no chains, no
  * docker0. It reads no /etc/docker/daemon.json and writes nothing outside its directories.
  *
+ * It runs in a network namespace of its own (`rp-<id>`): the bridges of its networks, the hosts'
+ * ends of its containers' veths and docker-proxy's published ports live there, so the host's own
+ * network namespace is never changed. What must be reached from this machine (kind's API server)
+ * is carried across by relays over a Unix socket (lib/engine/relays.ts).
+ *
  * It runs detached (its own session, output to a log file) so that a cluster kept on purpose
  * outlives the returnpath process; `stop` ends it by pid (checked against its start time) and
  * `sweepEngine` removes what a killed engine left.
@@ -57,6 +62,13 @@ export interface EngineRecord {
   dockerBin: string;
   /** Absolute cgroup path every container of this engine lives under. */
   cgroupParent: string;
+  /** The engine's own network namespace (`ip netns` name). */
+  netns?: string;
+}
+
+/** The network namespace an engine runs in: `rp-<id>`, made and removed by returnpath. */
+export function engineNetns(id: string): string {
+  return `rp-${id}`;
 }
 
 export interface StartEngineOptions {
@@ -130,7 +142,21 @@ export class PrivateEngine {
     await writeFile(join(o.dataDir, 'daemon.json'), '{}\n');
     await claimHostDirs(ENGINE_HOST_DIRS);
     const cgroupParent = `/returnpath-${o.id}`;
-    const argv = dockerdArgv({ binaries: o.binaries, dataDir: o.dataDir, runDir: o.runDir, cgroupParent });
+    const netns = engineNetns(o.id);
+    const runner = new CommandRunner();
+    await runner.run(['ip', 'netns', 'add', netns]);
+    try {
+      await runner.run(['ip', '-n', netns, 'link', 'set', 'lo', 'up']);
+    } catch (e) {
+      await runner.run(['ip', 'netns', 'del', netns], { allowFailure: true });
+      throw e;
+    }
+    const argv = [
+      'nsenter',
+      `--net=/run/netns/${netns}`,
+      '--',
+      ...dockerdArgv({ binaries: o.binaries, dataDir: o.dataDir, runDir: o.runDir, cgroupParent }),
+    ];
     const logFile = join(o.dataDir, 'dockerd.log');
     const fd = openSync(logFile, 'a');
     let child;
@@ -147,10 +173,12 @@ export class PrivateEngine {
       closeSync(fd);
     }
     const pid = child.pid;
-    if (pid === undefined)
+    if (pid === undefined) {
+      await runner.run(['ip', 'netns', 'del', netns], { allowFailure: true });
       throw new EnvironmentError(
         `could not start ${o.binaries.dockerd} (run 'returnpath components build engine')`,
       );
+    }
     let exited: string | undefined;
     child.once('exit', (code, sig) => (exited = `exited (${sig ?? code})`));
     child.unref();
@@ -163,13 +191,14 @@ export class PrivateEngine {
       configDir,
       dockerBin: o.binaries.docker,
       cgroupParent,
+      netns,
     };
     const engine = new PrivateEngine(record);
     await writeFile(
       join(o.runDir, 'engine.json'),
       JSON.stringify({ record, owner: selfIdentity() }, null, 2) + '\n',
     );
-    log(`engine ${o.id}: dockerd pid ${pid}, socket ${record.host}`);
+    log(`engine ${o.id}: dockerd pid ${pid} in network namespace ${netns}, socket ${record.host}`);
     const deadline = Date.now() + (o.readyTimeoutMs ?? 120_000);
     for (;;) {
       const v = await engine.docker.run(['version', '--format', '{{.Server.Version}}'], {
@@ -249,6 +278,8 @@ export async function sweepEngine(
   await removeFiles(sockets);
   const unmounted = await unmountUnder(runner, [record.runDir, record.dataDir]);
   const cgroupsLeft = await removeCgroupTree(record.cgroupParent);
+  // Its bridges and the veths of its containers go with it.
+  if (record.netns) await runner.run(['ip', 'netns', 'del', record.netns], { allowFailure: true });
   await rm(record.runDir, { recursive: true, force: true });
   if (!opts.keepData) await rm(record.dataDir, { recursive: true, force: true });
   const hostDirs = await releaseHostDirs(() => otherEnginesAlive(record.id));
@@ -293,6 +324,7 @@ export async function sweepOrphanEngines(inUse: ReadonlySet<string>): Promise<st
     if (!meta) {
       if (!(await pidsWithArgument(join(runParent, id, 'exec'))).length) {
         await rm(join(runParent, id), { recursive: true, force: true });
+        await new CommandRunner().run(['ip', 'netns', 'del', engineNetns(id)], { allowFailure: true });
         swept.push(id);
       }
       continue;

@@ -23,6 +23,13 @@ import {
   probeClient,
 } from './probe-image.js';
 import { readClusterRecord, writeClusterRecord } from './records.js';
+import { loadAgentImage } from './agent-image.js';
+import { AGENT_COMMAND } from '../cluster/agent-cli.js';
+import { agentImage } from '../cluster/manifests.js';
+import type { PodExec } from '../cluster/pod-exec.js';
+import { ClusterSession } from '../cluster/session.js';
+import { TrafficAgent } from '../traffic/agent.js';
+import { provenance } from '../version.js';
 
 async function kindUnavailable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'needs root (a private container engine)';
@@ -87,6 +94,12 @@ describe("kind: a 2-node cluster on returnpath's engine [Slow]", function () {
       n.status!.conditions!.find((c) => c.type === 'Ready')!.status,
     ]);
     expect(ready).to.have.deep.members(nodes.map((n) => [n.name, 'True']));
+    // The engine's bridge, its ports and published ports live in its own network namespace: while
+    // the cluster runs, the host's links, addresses, routes, firewall and sysctls are as before.
+    const during = await footprint();
+    for (const k of ['links', 'addresses', 'routes', 'iptables', 'nft', 'forwardPolicy', 'sysctls'] as const)
+      expect(during[k], k).to.deep.equal(hostBefore[k]);
+    expect(during.netns).to.include(`rp-kind-${runId}`);
     const versions = list.items.map((n) => n.status!.nodeInfo!.kubeletVersion);
     expect(new Set(versions)).to.deep.equal(new Set(['v1.36.3']));
     expect(
@@ -179,6 +192,63 @@ describe("kind: a 2-node cluster on returnpath's engine [Slow]", function () {
     expect(await exec('on-cp', ['/bin/busybox', 'nslookup', `to-worker.${ns}.svc.cluster.local`])).to.include(
       (await api.readNamespacedService({ name: 'to-worker', namespace: ns })).spec!.clusterIP!,
     );
+  });
+
+  it("runs the kubeconfig backend's agents on kind's kubelet and containerd: exec, evidence, traffic", async () => {
+    const image = await loadAgentImage(cluster!, { log: (l) => log.push(l) });
+    expect(image).to.equal(agentImage(provenance().version));
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(cluster!.kubeconfig);
+    const namespace = `rp-${runId}`;
+    const session = await ClusterSession.open({
+      kc,
+      kubeconfigPath: cluster!.kubeconfig,
+      run: runId,
+      namespace,
+      version: provenance().version,
+      log: (l) => log.push(l),
+    });
+    const agents: TrafficAgent[] = [];
+    try {
+      const [cp, worker] = nodes as [KindNode, KindNode];
+      const [onCp, onWorker] = await Promise.all([
+        session.nodeAgent(cp.name),
+        session.nodeAgent(worker.name),
+      ]);
+      // Evidence: the node's addresses and kube-proxy's rules, read in the node's network namespace
+      // through the real kubelet's exec.
+      expect((await onWorker.run(['ip', '-4', '-o', 'addr', 'show'])).stdout).to.include(
+        ` ${worker.address}/`,
+      );
+      expect((await onWorker.run(['iptables-save', '-t', 'nat'])).stdout).to.include('-A KUBE-SERVICES');
+      expect(await session.proxyMode(worker.name)).to.equal('iptables');
+      // Traffic: the worker protocol over exec streams, a server on one node, probes from the other.
+      const start = (exec: PodExec): Promise<TrafficAgent> =>
+        TrafficAgent.start(exec, {
+          name: exec.host,
+          commands: { worker: [AGENT_COMMAND, 'worker'], probe: [AGENT_COMMAND, 'probe'] },
+        });
+      const server = await start(onCp);
+      agents.push(server);
+      await server.startServer({ name: 'on-control-plane', kind: 'http', port: 18080 });
+      const client = await start(onWorker);
+      agents.push(client);
+      const r = await client.probe({
+        kind: 'http',
+        host: cp.address,
+        port: 18080,
+        attempts: 8,
+        deadlineMs: 2000,
+      });
+      expect(r.attempts.map((x) => [x.outcome, x.server])).to.deep.equal(
+        Array.from({ length: 8 }, () => ['connected', 'on-control-plane']),
+      );
+    } finally {
+      for (const a of agents) await a.close();
+      await session.close();
+    }
+    const left = await api.listNamespace();
+    expect(left.items.map((n) => n.metadata!.name)).to.not.include(namespace);
   });
 
   it('refuses a second cluster of the same name, and a cluster whose nodes it did not make', async () => {

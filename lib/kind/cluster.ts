@@ -16,11 +16,12 @@ import { dirname, join } from 'node:path';
 import { DockerCli } from '../engine/docker.js';
 import { engineDataDir, engineRunDir } from '../engine/paths.js';
 import { claimHostDirs, LIB_MODULES } from '../engine/host-dirs.js';
-import { PrivateEngine, sweepEngine } from '../engine/private-engine.js';
+import { PrivateEngine, sweepEngine, type EngineRecord } from '../engine/private-engine.js';
+import { relayPort, relaysAlive, stopRelays } from '../engine/relays.js';
 import { CommandError, NotFoundError, ValidationError } from '../errors.js';
 import { CommandRunner, type CommandResult, type RunOptions } from '../exec/command.js';
 import { acquireLock } from '../exec/file-lock.js';
-import { selfIdentity } from '../exec/process-identity.js';
+import { selfIdentity, type ProcessIdentity } from '../exec/process-identity.js';
 import type { HostExec } from '../exec/netns.js';
 import { Disposer } from '../lab/disposer.js';
 import { loadKindConfig, renderKindConfig, type KubeProxyMode } from './config.js';
@@ -339,6 +340,13 @@ export class KindCluster {
       o.signal?.throwIfAborted();
       record.nodeContainerIds = await cluster.nodeContainerIds();
       await writeClusterRecord(record);
+      if (record.engine?.mode === 'private' && record.engine.record.netns) {
+        const relay = await relayApiServer(record.kubeconfig, record.engine.record);
+        record.apiRelay = relay;
+        await writeClusterRecord(record);
+        undo.defer('API server relays', () => stopRelays(relay.processes));
+        log(`API server relayed to 127.0.0.1:${relay.port} (the engine's network namespace stays its own)`);
+      }
       if (!o.skipCni) await cluster.installStandinCni(log, o.signal);
       await cluster.waitReady({ timeoutMs: o.readyTimeoutMs, log, signal: o.signal });
       lap('cniAndReady', tr);
@@ -454,6 +462,7 @@ export class KindCluster {
   async intact(): Promise<boolean> {
     if (this.record.engine?.mode === 'private' && !PrivateEngine.attach(this.record.engine.record))
       return false;
+    if (this.record.apiRelay && !relaysAlive(this.record.apiRelay.processes)) return false;
     const ids = await this.nodeContainerIds().catch(() => undefined);
     if (!ids || ids.length === 0) return false;
     return ids.every((id) => this.record.nodeContainerIds.includes(id));
@@ -640,6 +649,7 @@ export async function deleteCluster(
         steps.push(`docker network rm ${r.network.name}`);
       }
     }
+    if (r.apiRelay) await stopRelays(r.apiRelay.processes);
     if (r.engine?.mode === 'private') {
       const s = await sweepEngine(r.engine.record);
       steps.push(
@@ -649,7 +659,7 @@ export async function deleteCluster(
       );
       if (s.cgroupsLeft.length) steps.push(`cgroups left: ${s.cgroupsLeft.join(', ')}`);
       if (s.hostDirs.length) steps.push(`removed ${s.hostDirs.join(', ')}`);
-      if (r.network.bridge) {
+      if (r.network.bridge && !r.engine.record.netns) {
         // Left only when the engine was killed: its ports first (a veth outlives a dead container
         // while the kernel still holds the container's namespace), then the bridge.
         const runner = new CommandRunner();
@@ -728,3 +738,24 @@ function runStreaming(
 }
 
 export type { KindNode };
+
+/**
+ * kind publishes the API server on 127.0.0.1 of the engine's network namespace; relays carry it to
+ * this machine's 127.0.0.1, and the kubeconfig kind wrote is pointed at them.
+ */
+async function relayApiServer(
+  kubeconfig: string,
+  engine: EngineRecord,
+): Promise<{ port: number; processes: ProcessIdentity[] }> {
+  const text = await readFile(kubeconfig, 'utf8');
+  const m = /server: https:\/\/127\.0\.0\.1:(\d+)/.exec(text);
+  if (!m) throw new Error(`${kubeconfig}: no server on 127.0.0.1 (kind publishes the API server there)`);
+  const r = await relayPort({
+    netns: engine.netns!,
+    target: Number(m[1]),
+    dir: engine.runDir,
+    name: 'apiserver',
+  });
+  await writeFile(kubeconfig, text.replace(m[0], `server: https://127.0.0.1:${r.port}`));
+  return { port: r.port, processes: r.processes };
+}

@@ -38,6 +38,11 @@ export interface ClusterRecord {
   nodeContainerIds: string[];
   /** Set once the cluster was created and its nodes became Ready. */
   ready: boolean;
+  /**
+   * On returnpath's engine: the relays that carry the API server's port out of the engine's
+   * network namespace to this machine's 127.0.0.1 (the kubeconfig's server).
+   */
+  apiRelay?: { port: number; processes: ProcessIdentity[] };
 }
 
 function recordPath(name: string): string {
