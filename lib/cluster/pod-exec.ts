@@ -115,7 +115,7 @@ class ExecConnector {
 }
 
 /** Exit code of a finished exec, from its status. */
-export function exitCodeOf(status: V1Status): number | null {
+export function execExitCode(status: V1Status): number | null {
   if (status.status === 'Success') return 0;
   if (status.reason === 'NonZeroExitCode') {
     const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
@@ -173,7 +173,7 @@ class ExecProcess extends EventEmitter implements HostProcess {
     if (this.finished) return;
     this.finished = true;
     if (status) {
-      this.exitCode = exitCodeOf(status);
+      this.exitCode = execExitCode(status);
       if (this.exitCode === null) this.stderr.write(`exec: ${status.message ?? status.reason ?? 'failed'}\n`);
     } else if (this.killed) this.signalCode = 'SIGKILL';
     this.stdout.end();

@@ -19,19 +19,18 @@ import { expectedHealth } from '../scenario/derive.js';
 import { resolveFlow } from '../scenario/flow.js';
 import type { CellSource, ReproduceFlags } from '../scenario/reproduce.js';
 import type { CellResult, EvidenceFinding } from '../scenario/result.js';
-import { rateSummaries, reasonOf, sourcesSeen, combine, findingsOf } from '../scenario/checks.js';
+import { sourcesSeen } from '../scenario/checks.js';
 import {
   base,
   checksOf,
   collisionsOf,
   implementationOf,
+  judged,
   nftDrops,
-  ownResets,
   probeFlow,
 } from '../scenario/run-cell.js';
 import { hostMatches } from '../scenario/checks.js';
 import { nlbHostId } from '../nlb/config.js';
-import { tally } from '../verdict/index.js';
 import type { Outcome } from '../traffic/outcome.js';
 import { effectiveTopology, inNamespace } from './effective.js';
 import { fitProblems, type ClusterFacts } from './fit.js';
@@ -323,18 +322,20 @@ export async function runClusterCell(cell: CellSpec, o: ClusterCellOptions): Pro
     const m = await measure(hostList, () => probeFlow(trafficAgents!, cell, flow), evidenceOpts);
     const more = { collisions: await collisionsOf(flow, (h) => find(hosts, h)) };
     const checks = checksOf(cell, topology, flow, m.result, m.deltas, more);
-    const t = tally(m.result.attempts.map((a) => a.outcome));
-    return finish({
-      status: combine(checks),
-      reason: reasonOf(checks),
+    const j = judged(
+      cell,
+      flow,
       checks,
-      attempts: t.total,
-      counts: { ...t.counts },
-      rates: rateSummaries(t),
+      m.result.attempts.map((a) => a.outcome),
+      m.deltas,
+      more,
+    );
+    return finish({
+      ...j,
       sourcesSeen: sourcesSeen(
         m.result.attempts.map((a) => ({ outcome: a.outcome as Outcome, peer: a.peer })),
       ),
-      evidence: [...notes, ...ownResets(cell, flow, findingsOf(m.deltas, more))],
+      evidence: [...notes, ...j.evidence],
     });
   } catch (e) {
     const message = apiErrorText(e);

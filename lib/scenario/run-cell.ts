@@ -194,6 +194,27 @@ export function ownResets(
   );
 }
 
+/** What a lab run and a cluster run judge alike: status and reason from the checks, the tallies, the flow's evidence. */
+export function judged(
+  cell: CellSpec,
+  flow: ResolvedFlow,
+  checks: CheckResult[],
+  outcomes: readonly string[],
+  deltas: readonly HostDelta[],
+  more: ExtraEvidence = {},
+): Pick<CellResult, 'status' | 'reason' | 'checks' | 'attempts' | 'counts' | 'rates' | 'evidence'> {
+  const t = tally(outcomes);
+  return {
+    status: combine(checks),
+    reason: reasonOf(checks),
+    checks,
+    attempts: t.total,
+    counts: { ...t.counts },
+    rates: rateSummaries(t),
+    evidence: ownResets(cell, flow, findingsOf(deltas, more)),
+  };
+}
+
 /** Which implementation the cell's nodes ran with (for results and baseline comparisons). */
 export function implementationOf(topology: Topology): Implementation {
   return { cni: [...new Set(topology.nodes.map((n) => describeCni(n.cni)))].join('; ') };
@@ -284,17 +305,12 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions = {}): Promis
       extra: Partial<CellResult>,
       more: ExtraEvidence = {},
     ): CellResult => {
-      const t = tally(outcomes);
+      const j = judged(cell, flow, checks, outcomes, deltas, more);
       const health = healthFindings(cl!, probeFrom, Date.now());
       return {
         ...result,
-        status: combine(checks),
-        reason: reasonOf(checks),
-        checks,
-        attempts: t.total,
-        counts: { ...t.counts },
-        rates: rateSummaries(t),
-        evidence: [...notes, ...ownResets(cell, flow, findingsOf(deltas, more)), ...health.findings],
+        ...j,
+        evidence: [...notes, ...j.evidence, ...health.findings],
         ...extra,
         reproduce: [...result.reproduce, ...(extra.reproduce ?? [])],
         durationMs: Math.round(performance.now() - t0),
