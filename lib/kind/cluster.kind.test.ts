@@ -22,7 +22,8 @@ import {
   probeAnswer,
   probeClient,
 } from './probe-image.js';
-import { readClusterRecord, writeClusterRecord } from './records.js';
+import { kindStateDir, readClusterRecord, writeClusterRecord } from './records.js';
+import { readdir } from 'node:fs/promises';
 import { loadAgentImage } from './agent-image.js';
 import { AGENT_COMMAND } from '../cluster/agent-cli.js';
 import { agentImage } from '../cluster/manifests.js';
@@ -273,8 +274,12 @@ describe("kind: a 2-node cluster on returnpath's engine [Slow]", function () {
   });
 
   it('is deleted leaving the host as it was: links, addresses, routes, namespaces, firewall, sysctls, directories, cgroups, mounts', async () => {
-    const report = await deleteCluster(cluster!.name, { log: (l) => log.push(l) });
+    const name = cluster!.name;
+    const report = await deleteCluster(name, { log: (l) => log.push(l) });
     cluster = undefined;
+    const state = await readdir(kindStateDir());
+    expect(state).to.not.include(`${name}.json`);
+    expect(state).to.not.include(`.${name}.lock`);
     expect(report.steps.join('\n')).to.match(/kind delete cluster/);
     const after = await footprint();
     expect(after).to.deep.equal(hostBefore);

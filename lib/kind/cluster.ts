@@ -20,7 +20,7 @@ import { PrivateEngine, sweepEngine, type EngineRecord } from '../engine/private
 import { relayPort, relaysAlive, stopRelays } from '../engine/relays.js';
 import { CommandError, NotFoundError, ValidationError } from '../errors.js';
 import { CommandRunner, type CommandResult, type RunOptions } from '../exec/command.js';
-import { acquireLock } from '../exec/file-lock.js';
+import { acquireLock, sweepLockFiles } from '../exec/file-lock.js';
 import { selfIdentity, type ProcessIdentity } from '../exec/process-identity.js';
 import type { HostExec } from '../exec/netns.js';
 import { Disposer } from '../lab/disposer.js';
@@ -682,6 +682,8 @@ export async function deleteCluster(
     return { name, steps };
   } finally {
     await lock.release();
+    // The name's lock file (and any other no one holds): nothing of the cluster is left.
+    await sweepLockFiles(kindStateDir());
   }
 }
 
