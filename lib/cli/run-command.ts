@@ -432,6 +432,25 @@ export const runDecl: CommandDecl = {
   run: runCommand,
 };
 
+/** What a lab run and a cluster run pass alike: the suites, the selection, the baseline, --force. */
+function sharedRunOptions(
+  a: Args,
+  suites: readonly SuiteSpec[],
+  file: string | undefined,
+): Pick<RunOptions, 'suites' | 'suiteIds' | 'grep' | 'force' | 'baseline' | 'specFor'> {
+  const suiteIds = a.list('suite');
+  const grep = a.string('grep');
+  const baseline = a.string('baseline');
+  return {
+    suites,
+    ...(suiteIds && { suiteIds }),
+    ...(grep !== undefined && { grep }),
+    ...(a.flag('force') && { force: true }),
+    ...(baseline && { baseline }),
+    ...(file && { specFor: () => DYNAMIC_SPEC }),
+  };
+}
+
 export async function runCommand(a: Args): Promise<number> {
   const suiteIds = a.list('suite');
   const grep = a.string('grep');
@@ -459,7 +478,6 @@ export async function runCommand(a: Args): Promise<number> {
   } else return runOnCluster(a, kubeconfig, suites, file);
   const cni = await cniChoice(a.string('cni'), a.string('cni-bin'));
   const concurrency = a.int('concurrency', 1, 16) ?? Math.min(2, availableParallelism());
-  const baseline = a.string('baseline');
   const runId = a.string('run-id');
   const kubeProxy = kubeProxyChoice(a.string('kube-proxy'), a.string('kube-proxy-mode'));
   const kube =
@@ -470,17 +488,12 @@ export async function runCommand(a: Args): Promise<number> {
   if (file) setDynamicSuites(suites);
   try {
     const out = await runSuites({
-      suites,
-      ...(suiteIds && { suiteIds }),
-      ...(grep !== undefined && { grep }),
+      ...sharedRunOptions(a, suites, file),
       concurrency,
       resultsRoot: a.string('results') ?? 'test-results',
       ...(runId && { runId }),
-      ...(a.flag('force') && { force: true }),
-      ...(baseline && { baseline }),
       ...(kube && { kube }),
       ...(cni && { cni, cniFlags: cniFlags(cni) }),
-      ...(file && { specFor: () => DYNAMIC_SPEC }),
     });
     return out.exitCode;
   } finally {
@@ -513,7 +526,6 @@ async function runOnCluster(
   const suiteIds = a.list('suite');
   const grep = a.string('grep');
   const runId = a.string('run-id') ?? newResultsRunId();
-  const baseline = a.string('baseline');
   const context = a.string('context');
   const namespace = a.string('namespace');
   const clusterTopology = a.string('cluster-topology');
@@ -538,15 +550,10 @@ async function runOnCluster(
   if (file) setDynamicSuites(suites);
   try {
     const out = await runSuites({
-      suites,
-      ...(suiteIds && { suiteIds }),
-      ...(grep !== undefined && { grep }),
+      ...sharedRunOptions(a, suites, file),
       concurrency: 1,
       resultsRoot,
       runId,
-      ...(a.flag('force') && { force: true }),
-      ...(baseline && { baseline }),
-      ...(file && { specFor: () => DYNAMIC_SPEC }),
       onCluster: true,
       session: { run: (cell, opts) => backend.run(cell, opts.source) },
     });

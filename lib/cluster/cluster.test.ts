@@ -10,7 +10,8 @@ import { covering, effectiveTopology } from './effective.js';
 import { fitProblems, type ClusterFacts } from './fit.js';
 import { testbeds } from './testbed-topology.js';
 import { cellObjects, NotExpressible, RUN_LABEL, UNMANAGED_LB_CLASS } from './manifests.js';
-import { cellLabel, reportedHealth, TARGET_HEALTH_CONDITION, unobservableEvidence } from './run-cell.js';
+import { cellLabel, reportedHealth, unobservableEvidence } from './run-cell.js';
+import { HEALTH_CONDITION } from '../kube/serve/cloud-provider.js';
 
 const LBC = 'service.beta.kubernetes.io/aws-load-balancer-';
 const o = { run: 'r1', namespace: 'rp-r1', version: '0.1.0' };
@@ -155,7 +156,7 @@ describe('kubeconfig backend: small parts', () => {
     const svc = (message: string, status = 'True'): V1Service => ({
       status: {
         conditions: [
-          { type: TARGET_HEALTH_CONDITION, status, message, reason: 'x', lastTransitionTime: new Date() },
+          { type: HEALTH_CONDITION, status, message, reason: 'x', lastTransitionTime: new Date() },
         ],
       },
     });

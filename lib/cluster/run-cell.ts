@@ -55,9 +55,6 @@ export interface ClusterCellOptions {
   clusterFlags: readonly string[];
 }
 
-/** The condition a cloud provider of returnpath's lab writes on a LoadBalancer Service. */
-export const TARGET_HEALTH_CONDITION = HEALTH_CONDITION;
-
 /** Cell names as Kubernetes label values. */
 export function cellLabel(cell: Pick<CellSpec, 'suite' | 'id'>): string {
   return `${cell.suite}.${cell.id}`
@@ -162,7 +159,7 @@ class ClusterAgents {
  * until then, and from a cloud that does not say (EKS: the ELB API, which returnpath does not call).
  */
 export function reportedHealth(svc: V1Service): Map<string, boolean> | undefined {
-  const c = svc.status?.conditions?.find((x) => x.type === TARGET_HEALTH_CONDITION);
+  const c = svc.status?.conditions?.find((x) => x.type === HEALTH_CONDITION);
   if (!c || c.status !== 'True') return undefined;
   try {
     const m = JSON.parse(c.message) as Record<string, boolean | null>;
@@ -282,7 +279,7 @@ export async function runClusterCell(cell: CellSpec, o: ClusterCellOptions): Pro
             });
             const got = reportedHealth(cur);
             if (!got)
-              return cur.status?.conditions?.some((c) => c.type === TARGET_HEALTH_CONDITION)
+              return cur.status?.conditions?.some((c) => c.type === HEALTH_CONDITION)
                 ? notYet('health not determined yet')
                 : done('unreported');
             const m = healthMismatches(want, got);
