@@ -1,6 +1,7 @@
 /**
  * `returnpath components build|list|clean`: the external components (real Kubernetes, etcd, the
- * AWS VPC CNI, CNI plugins), built once from the Go module proxy into the per-user cache.
+ * AWS VPC CNI, CNI plugins, and for kind the container engine, kind and its node image), built
+ * once from the Go module proxy and Debian's packages into the per-user cache.
  */
 import {
   buildComponent,
@@ -17,7 +18,8 @@ import { UsageError, type Args, type CommandGroup } from './command.js';
 
 export const componentsGroup: CommandGroup = {
   name: 'components',
-  summary: 'the real components (Kubernetes, etcd, the AWS VPC CNI, CNI plugins), built once',
+  summary:
+    'the real components (Kubernetes, etcd, the AWS VPC CNI, CNI plugins; the engine, kind and its node image), built once',
   commands: [
     {
       name: 'components build',
