@@ -9,7 +9,7 @@
 import { mapLimit, type CommandRunner } from '../exec/command.js';
 import { runIdOf } from './plan.js';
 import { deleteNamespaces } from './realize.js';
-import { labMarker, listNetns, listRunStates, removeRunState, runStatus, STATE_DIR } from './state.js';
+import { adoptedMarker, labMarker, listNetns, listRunStates, removeRunState, runStatus, STATE_DIR } from './state.js';
 
 export interface CleanReport {
   removedRuns: string[];
@@ -50,7 +50,11 @@ export async function cleanLabs(runner: CommandRunner, opts: { all?: boolean } =
       continue;
     }
     const left = namespaces.filter((n) => present.has(n));
-    await deleteNamespaces(runner, left);
+    await deleteNamespaces(
+      runner,
+      left,
+      s.hosts.filter((h) => h.adopted).map((h) => h.netns),
+    );
     await removeRunState(s.runId);
     report.removedRuns.push(s.runId);
     report.removedNamespaces.push(...left);
@@ -60,14 +64,18 @@ export async function cleanLabs(runner: CommandRunner, opts: { all?: boolean } =
   const unrecorded = [...present].filter((n) => runIdOf(n) !== undefined && !recorded.has(n)).sort();
   const markers = await mapLimit(unrecorded, 8, (n) => namespaceMarker(runner, n));
   const orphans = new Map<string, string[]>();
+  const adopted: string[] = [];
   const foreign = new Map<string, number>();
   unrecorded.forEach((n, i) => {
     const runId = runIdOf(n)!;
-    if (markers[i] === labMarker(runId)) orphans.set(runId, [...(orphans.get(runId) ?? []), n]);
+    if (markers[i] === adoptedMarker(runId)) adopted.push(n);
+    if (markers[i] === labMarker(runId) || markers[i] === adoptedMarker(runId))
+      orphans.set(runId, [...(orphans.get(runId) ?? []), n]);
     else foreign.set(runId, (foreign.get(runId) ?? 0) + 1);
   });
   for (const [runId, namespaces] of orphans) {
-    await deleteNamespaces(runner, namespaces);
+    // An adopted namespace (a kind node's) is detached only: what runs in it is not the lab's.
+    await deleteNamespaces(runner, namespaces, adopted);
     if (!report.removedRuns.includes(runId)) report.removedRuns.push(runId);
     report.removedNamespaces.push(...namespaces);
   }

@@ -17,6 +17,7 @@ import { deleteNamespaces, realize } from './realize.js';
 import { selfIdentity } from './owner.js';
 import { runIdOf } from './plan.js';
 import {
+  adoptedMarker,
   createRunState,
   labMarker,
   listNetns,
@@ -51,6 +52,11 @@ export interface LabOptions {
    * targets healthy at once.
    */
   beforeProcesses?: (lab: Lab) => Promise<void>;
+  /**
+   * Hosts (`node/NAME`) that are another process's network namespace, by pid (a kind node
+   * container's): attached instead of created, detached on teardown (HostPlan.adopt).
+   */
+  adopt?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -109,6 +115,7 @@ export class LabHandle {
     await deleteNamespaces(
       this.runner,
       this.state.hosts.map((h) => h.netns),
+      this.state.hosts.filter((h) => h.adopted).map((h) => h.netns),
     );
     await removeRunState(this.runId);
   }
@@ -138,6 +145,11 @@ export class Lab extends LabHandle {
     const runId = opts.runId ?? newRunId();
     const runner = opts.runner ?? new CommandRunner();
     const plan = planLab(topology, runId, opts.contributors);
+    for (const [id, pid] of Object.entries(opts.adopt ?? {})) {
+      const h = plan.hosts.find((x) => x.id === id);
+      if (!h) throw new NotFoundError(`cannot adopt ${id}: the lab has no such host`);
+      h.adopt = pid;
+    }
     const self = selfIdentity();
     const state: RunState = {
       runId,
@@ -153,6 +165,7 @@ export class Lab extends LabHandle {
         netns: h.netns,
         address: h.address,
         legend: h.legend,
+        ...(h.adopt !== undefined && { adopted: true }),
       })),
       marker: labMarker(runId),
     };
@@ -174,6 +187,7 @@ export class Lab extends LabHandle {
         concurrency: opts.concurrency,
         log: opts.log,
         marker: state.marker,
+        adoptedMarker: adoptedMarker(runId),
       });
       for (const stage of opts.stages ?? []) {
         await stage.setUp(lab);

@@ -40,6 +40,12 @@ export interface HostPlan {
   legend: string[];
   /** MAC address of each interface this plan creates in the host (a real CNI finds ENIs by MAC). */
   macs: Record<string, string>;
+  /**
+   * The pid of a process whose network namespace this host is (a kind node container's): the
+   * namespace is attached under the host's name, never created, and on teardown only detached
+   * (what runs inside is not the lab's to kill).
+   */
+  adopt?: number;
 }
 
 export interface LabPlan {

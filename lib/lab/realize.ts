@@ -19,17 +19,27 @@ export interface RealizeOptions {
   log?: (line: string) => void;
   /** Set as every namespace's loopback alias: proof for `lab clean` that the namespace is this lab's. */
   marker?: string;
+  /** The loopback alias of namespaces the lab adopted (HostPlan.adopt) instead of `marker`. */
+  adoptedMarker?: string;
 }
 
 export async function realize(plan: LabPlan, opts: RealizeOptions): Promise<void> {
   const { runner, disposer } = opts;
   const limit = opts.concurrency ?? 8;
   const names = plan.hosts.map((h) => h.netns);
+  const adopted = plan.hosts.filter((h) => h.adopt !== undefined).map((h) => h.netns);
   const log = opts.log ?? (() => undefined);
 
-  disposer.defer(`namespaces of run ${plan.runId}`, () => deleteNamespaces(runner, names));
-  await runner.run(['ip', '-batch', '-'], { input: names.map((n) => `netns add ${n}\n`).join('') });
-  log(`created ${names.length} namespaces`);
+  disposer.defer(`namespaces of run ${plan.runId}`, () => deleteNamespaces(runner, names, adopted));
+  await runner.run(['ip', '-batch', '-'], {
+    input: plan.hosts
+      .map((h) => (h.adopt === undefined ? `netns add ${h.netns}\n` : `netns attach ${h.netns} ${h.adopt}\n`))
+      .join(''),
+  });
+  log(
+    `created ${names.length - adopted.length} namespaces` +
+      (adopted.length > 0 ? `, attached ${adopted.length} (${adopted.join(', ')})` : ''),
+  );
 
   const each = (pick: (h: HostPlan) => boolean, fn: (h: HostPlan) => Promise<unknown>): Promise<unknown[]> =>
     mapLimit(plan.hosts.filter(pick), limit, fn).catch((e: unknown) => {
@@ -51,10 +61,13 @@ export async function realize(plan: LabPlan, opts: RealizeOptions): Promise<void
     (h) => h.links.length > 0,
     (h) => ipBatch(runner, h.netns, h.links),
   );
-  const marker = opts.marker ? [`link set dev lo alias ${JSON.stringify(opts.marker)}`] : [];
+  const markerOf = (h: HostPlan): string[] => {
+    const m = h.adopt === undefined ? opts.marker : opts.adoptedMarker;
+    return m ? [`link set dev lo alias ${JSON.stringify(m)}`] : [];
+  };
   await each(
-    (h) => h.config.length + marker.length > 0,
-    (h) => ipBatch(runner, h.netns, [...marker, ...h.config]),
+    (h) => h.config.length + markerOf(h).length > 0,
+    (h) => ipBatch(runner, h.netns, [...markerOf(h), ...h.config]),
   );
   await each(
     (h) => h.sysctlsLate.length > 0,
@@ -135,10 +148,18 @@ export class SysctlRefused extends ValidationError {
   }
 }
 
-/** Kills whatever runs inside the namespaces, then deletes them (their veths go with them). */
-export async function deleteNamespaces(runner: CommandRunner, names: readonly string[]): Promise<void> {
+/**
+ * Kills whatever runs inside the namespaces, then deletes them (their veths go with them).
+ * `adopted` ones (a kind node's, attached by name) are only detached: their processes are not the
+ * lab's, and the namespace lives on with them.
+ */
+export async function deleteNamespaces(
+  runner: CommandRunner,
+  names: readonly string[],
+  adopted: readonly string[] = [],
+): Promise<void> {
   if (names.length === 0) return;
-  await killAll(await pidsInNetns(names));
+  await killAll(await pidsInNetns(names.filter((n) => !adopted.includes(n))));
   await runner.run(['ip', '-force', '-batch', '-'], {
     input: names.map((n) => `netns del ${n}\n`).join(''),
     allowFailure: true,

@@ -21,6 +21,8 @@ export interface HostRecord {
   address?: string;
   /** Which fabric port leads where, for dumps. */
   legend?: string[];
+  /** A namespace the lab attached (a kind node's), not created: detached on teardown, its processes left alone. */
+  adopted?: boolean;
 }
 
 /**
@@ -51,6 +53,14 @@ export function stateDirTag(dir = STATE_DIR): string {
 /** The marker every namespace of run `runId` carries on its loopback interface (ifalias). */
 export function labMarker(runId: string, dir = STATE_DIR): string {
   return `returnpath run=${runId} state=${stateDirTag(dir)}`;
+}
+
+/**
+ * The marker of a namespace run `runId` adopted (a kind node's): `lab clean` detaches such a
+ * namespace and never kills what runs inside it.
+ */
+export function adoptedMarker(runId: string, dir = STATE_DIR): string {
+  return `${labMarker(runId, dir)} adopted`;
 }
 
 function statePath(runId: string): string {
