@@ -43,6 +43,8 @@ import { applyCniChoice, cniChoice, cniFlags } from './cni-flags.js';
 import type { CniChoice } from '../scenario/implementation.js';
 import { KubeEnvironment } from '../kube/environment.js';
 import { openClusterBackend } from '../cluster/backend.js';
+import { KIND_CNI, KindRun } from '../kind/kind-run.js';
+import { privateToolchain } from '../kind/toolchain.js';
 import type { KubeProxyChoice } from '../kube-proxy/implementation.js';
 
 const SUITES_DIR = fileURLToPath(new URL('../../suites/', import.meta.url));
@@ -409,6 +411,12 @@ export const runDecl: CommandDecl = {
       help: "the real kube-proxy's mode (default: iptables, as EKS)",
     },
     {
+      name: 'kind',
+      help:
+        "run on kind clusters returnpath makes and removes (one per group of cells sharing their nodes): kind's " +
+        "kubelet, containerd and kube-proxy, the real VPC CNI, nodes joined to the lab's VPC and NLBs; one cell at a time",
+    },
+    {
       name: 'kubeconfig',
       value: 'FILE',
       help: "run on that cluster through its API (pods, Services with the AWS LBC's annotations); one cell at a time",
@@ -467,6 +475,15 @@ export async function runCommand(a: Args): Promise<number> {
     return 0;
   }
   const kubeconfig = a.string('kubeconfig');
+  if (a.flag('kind')) {
+    if (kubeconfig !== undefined)
+      throw new UsageError(
+        'run',
+        '--kubeconfig',
+        'with --kind the cluster is the one returnpath makes: drop one of them',
+      );
+    return runOnKind(a, suites, file);
+  }
   if (kubeconfig === undefined) {
     for (const o of ['context', 'namespace', 'cluster-topology'])
       if (a.string(o) !== undefined)
@@ -509,34 +526,16 @@ async function runOnCluster(
   suites: readonly SuiteSpec[],
   file: string | undefined,
 ): Promise<number> {
-  for (const o of ['cni', 'cni-bin', 'kube-proxy', 'kube-proxy-mode'])
-    if (a.string(o) !== undefined)
-      throw new UsageError(
-        'run',
-        `--${o} ${a.string(o)}`,
-        'a cluster runs its own CNI and kube-proxy: drop it with --kubeconfig',
-      );
-  const concurrency = a.int('concurrency', 1, 16);
-  if (concurrency !== undefined && concurrency !== 1)
-    throw new UsageError(
-      'run',
-      `--concurrency ${concurrency}`,
-      'a cluster run takes one cell at a time (its pods share the nodes)',
-    );
-  const suiteIds = a.list('suite');
-  const grep = a.string('grep');
-  const runId = a.string('run-id') ?? newResultsRunId();
+  // Checked before anything is created: a bad selection or a used run id is input, not a cluster error.
+  const { runId, resultsRoot } = await clusterRunInput(
+    a,
+    suites,
+    ['cni', 'cni-bin', 'kube-proxy', 'kube-proxy-mode'],
+    'a cluster runs its own CNI and kube-proxy: drop it with --kubeconfig',
+  );
   const context = a.string('context');
   const namespace = a.string('namespace');
   const clusterTopology = a.string('cluster-topology');
-  // Checked before anything is created: a bad selection or a used run id is input, not a cluster error.
-  const selected = selectCells(suites, {
-    ...(suiteIds && { suites: suiteIds }),
-    ...(grep !== undefined && { grep }),
-  });
-  if (selected.every((s) => s.cells.length === 0)) throw noCellMatches(suiteIds, grep);
-  const resultsRoot = a.string('results') ?? 'test-results';
-  if (!a.flag('force')) await refuseUsedRunId(resultsRoot, runId);
   const backend = await openClusterBackend({
     kubeconfig,
     ...(context && { context }),
@@ -561,6 +560,75 @@ async function runOnCluster(
   } finally {
     if (file) setDynamicSuites([]);
     await backend.close();
+  }
+}
+
+/**
+ * The checks a cluster run makes of its input before anything is created: one cell at a time, a
+ * selection that matches, a results run id not in use. Returns the selection's run id and results root.
+ */
+async function clusterRunInput(
+  a: Args,
+  suites: readonly SuiteSpec[],
+  refused: readonly string[],
+  why: string,
+): Promise<{ runId: string; resultsRoot: string; selected: CellSpec[] }> {
+  for (const o of refused)
+    if (a.string(o) !== undefined) throw new UsageError('run', `--${o} ${a.string(o)}`, why);
+  const concurrency = a.int('concurrency', 1, 16);
+  if (concurrency !== undefined && concurrency !== 1)
+    throw new UsageError(
+      'run',
+      `--concurrency ${concurrency}`,
+      'a cluster run takes one cell at a time (its pods share the nodes)',
+    );
+  const suiteIds = a.list('suite');
+  const grep = a.string('grep');
+  const runId = a.string('run-id') ?? newResultsRunId();
+  const selected = selectCells(suites, {
+    ...(suiteIds && { suites: suiteIds }),
+    ...(grep !== undefined && { grep }),
+  });
+  if (selected.every((s) => s.cells.length === 0)) throw noCellMatches(suiteIds, grep);
+  const resultsRoot = a.string('results') ?? 'test-results';
+  if (!a.flag('force')) await refuseUsedRunId(resultsRoot, runId);
+  return { runId, resultsRoot, selected: selected.flatMap((s) => s.cells) };
+}
+
+/**
+ * `run --kind`: the cells on kind clusters returnpath makes (lib/kind/kind-run.ts), through the
+ * kubeconfig backend; the kind components and the real VPC CNI must be built (exit 3 otherwise).
+ */
+async function runOnKind(a: Args, suites: readonly SuiteSpec[], file: string | undefined): Promise<number> {
+  const { runId, resultsRoot, selected } = await clusterRunInput(
+    a,
+    suites,
+    ['cni', 'cni-bin', 'kube-proxy', 'context', 'namespace', 'cluster-topology'],
+    "a kind run makes its own clusters: kind's kube-proxy, the real VPC CNI, the lab's VPC (drop it with --kind)",
+  );
+  const mode = a.string('kube-proxy-mode') === 'nftables' ? 'nftables' : 'iptables';
+  // Exit 3 with the build commands before anything is made.
+  await privateToolchain();
+  await applyCniChoice(selected, KIND_CNI);
+  const kind = new KindRun({ run: runId, cells: selected, mode, log: (l) => console.log(l) });
+  console.log(
+    `--kind: ${selected.length} cells on ${kind.clusters} kind cluster(s) made one after another ` +
+      `(kube-proxy ${mode}, the real VPC CNI); each is removed when its cells are done`,
+  );
+  if (file) setDynamicSuites(suites);
+  try {
+    const out = await runSuites({
+      ...sharedRunOptions(a, suites, file),
+      concurrency: 1,
+      resultsRoot,
+      runId,
+      onCluster: true,
+      session: { run: (cell, opts) => kind.run(cell, opts.source) },
+    });
+    return out.exitCode;
+  } finally {
+    if (file) setDynamicSuites([]);
+    await kind.close();
   }
 }
 

@@ -11,7 +11,7 @@ import { loadTopology, type Topology } from '../model/topology.js';
 import { provenance } from '../version.js';
 import { loadKubeConfig, preflight } from './connect.js';
 import type { ClusterFacts } from './fit.js';
-import { labTestbed } from './lab-testbed.js';
+import { labTestbed, type LabTestbed } from './lab-testbed.js';
 import { runClusterCell } from './run-cell.js';
 import { ClusterSession } from './session.js';
 
@@ -25,6 +25,10 @@ export interface ClusterBackendOptions {
   run: string;
   log?: (line: string) => void;
   timeoutMs?: number;
+  /** returnpath's own test bed, when the caller made it (a kind cluster joined to a lab). */
+  testbed?: LabTestbed;
+  /** What reproduce lines say in place of `--kubeconfig FILE` (`--kind`: the cluster is the run's own). */
+  reproduceFlags?: string[];
 }
 
 export interface ClusterBackend {
@@ -50,7 +54,7 @@ export async function openClusterBackend(o: ClusterBackendOptions): Promise<Clus
     ...(o.context && { context: o.context }),
     namespace,
   });
-  const testbed = await labTestbed(o.kubeconfig, kc);
+  const testbed = o.testbed ?? (await labTestbed(o.kubeconfig, kc));
   let description: Topology | undefined = testbed?.topology;
   if (o.clusterTopology) description = await loadTopology(o.clusterTopology);
   const session = await ClusterSession.open({
@@ -66,7 +70,7 @@ export async function openClusterBackend(o: ClusterBackendOptions): Promise<Clus
   });
   try {
     const facts: ClusterFacts = { nodes: await session.nodes(), description };
-    const clusterFlags = [
+    const clusterFlags = o.reproduceFlags ?? [
       '--kubeconfig',
       o.kubeconfig,
       ...(o.context ? ['--context', o.context] : []),
@@ -77,7 +81,7 @@ export async function openClusterBackend(o: ClusterBackendOptions): Promise<Clus
       describe:
         `cluster ${server} (Kubernetes ${version}, ${facts.nodes.length} nodes), namespace ${namespace}; ` +
         (testbed
-          ? `returnpath's lab ${testbed.runId} (its topology ${testbed.topology.name} describes it)`
+          ? `${testbed.what} (its topology ${testbed.topology.name} describes it)`
           : description
             ? `described by ${o.clusterTopology}`
             : 'not described: cells are skipped (give --cluster-topology FILE)'),

@@ -14,6 +14,11 @@ export interface ClusterNode {
   zone: string | undefined;
   internalIP: string | undefined;
   ready: boolean;
+  /**
+   * Labelled node.kubernetes.io/exclude-from-external-load-balancers (kubeadm's control-plane
+   * nodes): the controller registers it as no NLB's target.
+   */
+  excludedFromLoadBalancers?: boolean;
 }
 
 export interface ClusterFacts {
@@ -71,8 +76,12 @@ export function fitProblems(topology: Topology, facts: ClusterFacts): string[] {
       out.push(`node ${n.name}: address ${n.address}, the cluster's node has ${a.internalIP ?? 'none'}`);
     if (!a.ready) out.push(`node ${n.name}: not Ready`);
   }
-  // The controller registers every node as an instance target (no target-node-labels here).
-  const all = facts.nodes.map((n) => n.name).sort();
+  // The controller registers every node as an instance target (no target-node-labels here), but
+  // for those excluded from external load balancers.
+  const all = facts.nodes
+    .filter((n) => !n.excludedFromLoadBalancers)
+    .map((n) => n.name)
+    .sort();
   for (const lb of topology.loadBalancers)
     for (const l of lb.listeners) {
       const tg = l.targetGroup;

@@ -20,6 +20,8 @@ export const TESTBED_TOPOLOGY = 'topology.json';
 export interface LabTestbed {
   runId: string;
   topology: Topology;
+  /** What the cluster is, for the run's first line. */
+  what: string;
   internetClient(name: string): HostExec | undefined;
   /** The cloud's own hosts, observable because the lab is the cloud: `fabric` (the VPC), `nlb/NAME/ZONE`. */
   cloudHost(id: string): HostExec | undefined;
@@ -35,19 +37,24 @@ export async function labTestbed(kubeconfigPath: string, kc: KubeConfig): Promis
     const text = await readFile(join(r.dir, TESTBED_TOPOLOGY), 'utf8').catch(() => undefined);
     if (text === undefined) return undefined;
     const topology = parseTopology(text, `lab ${r.id} topology`);
-    const lab = await LabHandle.attach(r.id);
-    return {
-      runId: r.id,
-      topology,
-      internetClient: (name) => {
-        const h = lab.hosts.find((x) => x.id === `internet/${name}`);
-        return h ? lab.host(h.id) : undefined;
-      },
-      cloudHost: (id) => {
-        const h = lab.hosts.find((x) => x.id === id && (x.kind === 'fabric' || x.kind === 'nlb'));
-        return h ? lab.host(h.id) : undefined;
-      },
-    };
+    return testbedOfLab(await LabHandle.attach(r.id), topology, `returnpath's lab ${r.id}`);
   }
   return undefined;
+}
+
+/** A lab as the cloud and the outside of a cluster `topology` describes (serve mode, or kind nodes it adopted). */
+export function testbedOfLab(lab: LabHandle, topology: Topology, what: string): LabTestbed {
+  return {
+    runId: lab.runId,
+    topology,
+    what,
+    internetClient: (name) => {
+      const h = lab.hosts.find((x) => x.id === `internet/${name}`);
+      return h ? lab.host(h.id) : undefined;
+    },
+    cloudHost: (id) => {
+      const h = lab.hosts.find((x) => x.id === id && (x.kind === 'fabric' || x.kind === 'nlb'));
+      return h ? lab.host(h.id) : undefined;
+    },
+  };
 }

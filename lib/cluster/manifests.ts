@@ -52,6 +52,11 @@ export function namespaceObject(o: ManifestOptions, owner: string): V1Namespace 
   };
 }
 
+/**
+ * The agent container: privileged in a node agent (the node's namespaces); in a cell's pod only
+ * CAP_NET_ADMIN added, so the agent can read its own namespace's packet counters
+ * (`iptables-save -c`) as evidence. The pod's network is the CNI's either way.
+ */
 function agentContainer(
   o: ManifestOptions,
   privileged: boolean,
@@ -60,7 +65,7 @@ function agentContainer(
     name: AGENT_CONTAINER,
     image: agentImage(o.version),
     command: [AGENT_COMMAND, 'hold'],
-    ...(privileged && { securityContext: { privileged: true } }),
+    securityContext: privileged ? { privileged: true } : { capabilities: { add: ['NET_ADMIN'] } },
   };
 }
 

@@ -191,6 +191,17 @@ function healthMismatches(
   return out;
 }
 
+/** A cell that never reached a cluster (none could be made for it), skipped with the reason. */
+export function skippedClusterCell(
+  cell: CellSpec,
+  source: CellSource | undefined,
+  clusterFlags: string[],
+  reason: string,
+): CellResult {
+  const r = base(cell, new Date(), source ?? { kind: 'builtin' }, { cluster: clusterFlags });
+  return { ...r, status: 'skipped', reason, checks: [], durationMs: 0 };
+}
+
 export async function runClusterCell(cell: CellSpec, o: ClusterCellOptions): Promise<CellResult> {
   const startedAt = new Date();
   const t0 = performance.now();

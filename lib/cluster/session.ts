@@ -5,6 +5,7 @@
  * removed. Everything created carries the run's label and is registered for teardown at
  * creation; `close()` removes it in reverse order and waits until it is gone.
  */
+import { EXCLUDE_LABEL } from '../nlb/annotations.js';
 import { hostname } from 'node:os';
 import type { CoreV1Api, KubeConfig, V1Pod, V1Service } from '@kubernetes/client-node';
 import { Disposer } from '../lab/disposer.js';
@@ -111,6 +112,7 @@ export class ClusterSession {
       zone: n.metadata?.labels?.['topology.kubernetes.io/zone'],
       internalIP: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address,
       ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+      excludedFromLoadBalancers: n.metadata?.labels?.[EXCLUDE_LABEL] !== undefined,
     }));
   }
 

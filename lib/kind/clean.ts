@@ -1,9 +1,12 @@
 /**
  * Sweeps what interrupted runs left: kind clusters whose owner process died before deleting them
- * (not the ones kept on purpose, unless `all`), then engines nobody owns any more (an interrupted
+ * (not the ones kept on purpose, unless `all`), each with the lab of an interrupted `run --kind`
+ * that adopted its nodes, then engines nobody owns any more (an interrupted
  * node-image build, a cluster whose record is gone).
  */
 import { sweepOrphanEngines } from '../engine/private-engine.js';
+import { LabHandle } from '../lab/lab.js';
+import { readRunState, runStatus } from '../lab/state.js';
 import { deleteCluster } from './cluster.js';
 import { clusterState, listClusterRecords } from './records.js';
 
@@ -32,8 +35,16 @@ export async function cleanClusters(
       continue;
     }
     try {
+      // A `run --kind` test bed: its lab (which adopted the nodes' namespaces) goes first.
+      const lab = await readRunState(r.runId).catch(() => undefined);
+      const labGone =
+        lab && lab.hosts.some((h) => h.adopted) && runStatus(lab).kind !== 'in-use'
+          ? await new LabHandle(lab)
+              .destroy()
+              .then(() => `lab ${r.runId} removed (its nodes' namespaces detached)`)
+          : undefined;
       const d = await deleteCluster(r.name, { log: opts.log });
-      report.removed.push(d);
+      report.removed.push(labGone ? { ...d, steps: [labGone, ...d.steps] } : d);
     } catch (e) {
       report.failed.push({ name: r.name, error: (e as Error).message });
     }

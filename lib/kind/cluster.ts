@@ -57,7 +57,10 @@ export interface UpOptions {
   engine?: 'private' | 'external';
   /** Node image for an external engine (default: kind's own default image). */
   image?: string;
-  /** Leave the CNI to the caller (nodes stay NotReady until it is installed). */
+  /**
+   * Leave the CNI to the caller: no stand-in CNI (nor its routes), and no wait for Ready (nodes
+   * stay NotReady until the caller's CNI is installed; the caller waits).
+   */
   skipCni?: boolean;
   log?: (line: string) => void;
   /** How long nodes may take to become Ready (default 10 min). */
@@ -347,8 +350,10 @@ export class KindCluster {
         undo.defer('API server relays', () => stopRelays(relay.processes));
         log(`API server relayed to 127.0.0.1:${relay.port} (the engine's network namespace stays its own)`);
       }
-      if (!o.skipCni) await cluster.installStandinCni(log, o.signal);
-      await cluster.waitReady({ timeoutMs: o.readyTimeoutMs, log, signal: o.signal });
+      if (!o.skipCni) {
+        await cluster.installStandinCni(log, o.signal);
+        await cluster.waitReady({ timeoutMs: o.readyTimeoutMs, log, signal: o.signal });
+      }
       lap('cniAndReady', tr);
       lap('total', t0);
       record.ready = true;
@@ -471,13 +476,13 @@ export class KindCluster {
   /** The CNI stand-in (see standin-cni.ts): once every node has its podCIDR. */
   async installStandinCni(log: (l: string) => void = () => undefined, signal?: AbortSignal): Promise<void> {
     const nodes = await this.nodes();
+    // A Node is known by its address on the kind network (its name may differ from the container's).
     const cidrs = await this.waitFor(
       'every node has a podCIDR',
       120_000,
       async () => {
-        const list = await this.nodeObjects();
-        const byName = new Map(list.map((n) => [n.metadata.name, n.spec?.podCIDR]));
-        return nodes.every((n) => byName.get(n.name)) ? byName : undefined;
+        const byAddress = new Map((await this.nodeObjects()).map((n) => [internalIP(n), n.spec?.podCIDR]));
+        return nodes.every((n) => byAddress.get(n.address)) ? byAddress : undefined;
       },
       log,
       signal,
@@ -485,7 +490,7 @@ export class KindCluster {
     const routing: NodeRouting[] = nodes.map((n) => ({
       name: n.name,
       address: n.address,
-      podCIDR: cidrs.get(n.name)!,
+      podCIDR: cidrs.get(n.address)!,
     }));
     for (const n of routing) {
       await this.exec(n.name, ['mkdir', '-p', dirname(STANDIN_CONFLIST_PATH)]);
@@ -550,7 +555,7 @@ export class KindCluster {
   }
 
   /** Polls `probe` (a condition, never a fixed delay) until it yields a value or the deadline passes. */
-  private async waitFor<T>(
+  async waitFor<T>(
     what: string,
     timeoutMs: number,
     probe: () => Promise<T | undefined>,
@@ -586,6 +591,11 @@ export class KindCluster {
   }
 }
 
+/** A Node's InternalIP. */
+export function internalIP(n: NodeObject): string | undefined {
+  return n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+}
+
 interface ContainerInspect {
   Id: string;
   Name: string;
@@ -600,7 +610,7 @@ interface Condition {
 }
 
 export interface NodeObject {
-  metadata: { name: string };
+  metadata: { name: string; labels?: Record<string, string> };
   spec?: { podCIDR?: string };
   status?: { conditions?: Condition[]; addresses?: { type: string; address: string }[] };
 }

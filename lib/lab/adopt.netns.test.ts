@@ -95,7 +95,9 @@ describe('lab adoption of a foreign network namespace (real namespaces)', functi
     const links = await runner.run(['nsenter', `--net=/proc/${node.pid}/ns/net`, '--', 'ip', '-o', 'addr']);
     expect(links.stdout).to.match(/eth0\s+inet 10\.0\.1\.11\/24/);
     expect((await runner.run(['ip', 'netns', 'identify', String(node.pid)])).stdout.trim()).to.equal(name);
-    const done = new Promise((r) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('down') && r(0)));
+    const done = new Promise((r) =>
+      child.stdout!.on('data', (d: Buffer) => d.toString().includes('down') && r(0)),
+    );
     child.stdin!.write('down\n');
     await done;
     expect(alive(node.pid), 'the adopted namespace holder').to.equal(true);

@@ -65,4 +65,17 @@ describe('lab plan (golden)', () => {
     );
     expect(node.sysctlsLate).to.deep.include(['net.ipv4.conf.eth0.rp_filter', '2']);
   });
+
+  it("plans a cluster's pods as addresses of the VPC only: no pod namespace, the fabric still routes them", async () => {
+    const t = await loadTopology(`${repo}examples/seed-003-baseline.yaml`);
+    const plan = planLab(t, 'c0ffee', labContributors(), { podHosts: false });
+    expect(plan.hosts.filter((h) => h.kind === 'pod')).to.deep.equal([]);
+    const full = planLab(t, 'c0ffee', labContributors());
+    const fabric = (p: typeof plan): string[] => p.hosts.find((h) => h.id === 'fabric')!.config;
+    expect(fabric(plan)).to.deep.equal(fabric(full));
+    expect(fabric(plan).some((l) => l.includes('10.0.2.60'))).to.equal(true);
+    // No pod veth on the node: its pods' routes and rules are the cluster CNI's to make.
+    const nodeA = plan.hosts.find((h) => h.id === 'node/node-a')!;
+    expect(nodeA.config.filter((l) => l.includes('10.0.1.70'))).to.deep.equal([]);
+  });
 });

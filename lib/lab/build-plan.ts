@@ -11,6 +11,14 @@ export interface PlanContributor {
   contribute(builder: PlanBuilder, topology: Topology): void;
 }
 
+export interface PlanOptions {
+  /**
+   * false: the topology's pods are a cluster's (its kubelet and CNI make them): the VPC still routes
+   * their addresses to their ENIs, but the lab makes no pod namespace.
+   */
+  podHosts?: boolean;
+}
+
 /**
  * @param contributors layers that build on the base lab (kube-proxy, the NLB) add to the plan here,
  * in the order given.
@@ -19,12 +27,13 @@ export function planLab(
   topology: Topology,
   runId: string,
   contributors: readonly PlanContributor[] = [],
+  opts: PlanOptions = {},
 ): LabPlan {
   const b = new PlanBuilder(runId);
   planFabric(b, topology);
   for (const node of topology.nodes) {
     const host = b.get(`node/${node.name}`);
-    const pods = topology.pods.filter((p) => p.node === node.name);
+    const pods = opts.podHosts === false ? [] : topology.pods.filter((p) => p.node === node.name);
     applyNodeSysctls(host, node.sysctls);
     wireNode({ topology, node, host, builder: b, pods });
     for (const [ifn, conf] of Object.entries(node.sysctls.interfaces)) pushConf(host.sysctlsLate, ifn, conf);

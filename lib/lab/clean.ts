@@ -9,7 +9,15 @@
 import { mapLimit, type CommandRunner } from '../exec/command.js';
 import { runIdOf } from './plan.js';
 import { deleteNamespaces } from './realize.js';
-import { adoptedMarker, labMarker, listNetns, listRunStates, removeRunState, runStatus, STATE_DIR } from './state.js';
+import {
+  adoptedMarker,
+  labMarker,
+  listNetns,
+  listRunStates,
+  removeRunState,
+  runStatus,
+  STATE_DIR,
+} from './state.js';
 
 export interface CleanReport {
   removedRuns: string[];

@@ -57,6 +57,8 @@ export interface LabOptions {
    * container's): attached instead of created, detached on teardown (HostPlan.adopt).
    */
   adopt?: Readonly<Record<string, number>>;
+  /** The topology's pods are a cluster's: the fabric routes their addresses, no pod namespace is made. */
+  clusterPods?: boolean;
 }
 
 /**
@@ -144,7 +146,7 @@ export class Lab extends LabHandle {
   static async up(topology: Topology, opts: LabOptions = {}): Promise<Lab> {
     const runId = opts.runId ?? newRunId();
     const runner = opts.runner ?? new CommandRunner();
-    const plan = planLab(topology, runId, opts.contributors);
+    const plan = planLab(topology, runId, opts.contributors, { podHosts: !opts.clusterPods });
     for (const [id, pid] of Object.entries(opts.adopt ?? {})) {
       const h = plan.hosts.find((x) => x.id === id);
       if (!h) throw new NotFoundError(`cannot adopt ${id}: the lab has no such host`);

@@ -64,6 +64,16 @@ describe('ipamd stand-in answers', () => {
     });
     expect(s.add({ ...add, ContainerID: '' })).to.deep.include({ code: 'INVALID_ARGUMENT' });
   });
+
+  it("answers a cluster run's pods in the run's namespace only", () => {
+    const s = new StandinState({ ...node, namespace: 'rp-run1' }, 'current');
+    expect(s.add({ ...add, K8S_POD_NAMESPACE: 'rp-run1' })).to.have.property('reply');
+    expect(s.add({ ...add, ContainerID: 'c2', K8S_POD_NAMESPACE: 'default' })).to.deep.equal({
+      code: 'NOT_FOUND',
+      error:
+        'ipamd stand-in on node node-1: the topology has no pod "default/web" on this node (pods here: rp-run1/web)',
+    });
+  });
 });
 
 describe('real VPC CNI: options and notes', () => {

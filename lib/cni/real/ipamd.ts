@@ -28,8 +28,10 @@ export interface StandinNode {
   vpcCidrs: string[];
   excludeSnatCidrs: string[];
   externalSNAT: boolean;
-  /** Pods of this node by name (namespace default). */
+  /** Pods of this node by name, in `namespace`. */
   pods: Record<string, StandinPod>;
+  /** The namespace the pods live in (default `default`; a cluster run's pods live in the run's). */
+  namespace?: string;
 }
 
 export interface StandinConfig {
@@ -83,13 +85,14 @@ export class StandinState {
   add(r: AddRequest): Answer {
     const name = r.K8S_POD_NAME ?? '';
     const pod = this.node.pods[name];
-    if (!pod || (r.K8S_POD_NAMESPACE ?? 'default') !== 'default') {
+    const ns = this.node.namespace ?? 'default';
+    if (!pod || (r.K8S_POD_NAMESPACE ?? 'default') !== ns) {
       const known = Object.keys(this.node.pods);
       return {
         code: 'NOT_FOUND',
         error:
           `ipamd stand-in on node ${this.node.node}: the topology has no pod "${r.K8S_POD_NAMESPACE ?? ''}/${name}" ` +
-          `on this node (pods here: ${known.length ? known.map((p) => `default/${p}`).join(', ') : 'none'})`,
+          `on this node (pods here: ${known.length ? known.map((p) => `${ns}/${p}`).join(', ') : 'none'})`,
       };
     }
     if (!r.ContainerID || !r.IfName || !r.NetworkName)

@@ -44,7 +44,7 @@ import { resolveVpcCniBuild, type VpcCniBuild } from './build.js';
 import type { StandinConfig, StandinNode } from './ipamd.js';
 
 /** The lab's links are veths with the default MTU; the CNI's default (9001) would exceed the peer's. */
-const LAB_MTU = '1500';
+export const LAB_MTU = '1500';
 /** ADDs in flight at once across the lab (each is a few short-lived processes). */
 const ADD_CONCURRENCY = 8;
 const READY_TIMEOUT_MS = 15_000;
@@ -54,7 +54,7 @@ export class CniStageError extends Error {
   override readonly name = 'CniStageError';
 }
 
-interface RealNode {
+export interface RealNode {
   node: Node;
   index: number;
   cni: NodeCni;
@@ -194,17 +194,17 @@ async function setUp(lab: Lab, topology: Topology, nodes: Node[]): Promise<void>
 }
 
 /** Waits for every step (each registers its own teardown), then throws the first failure. */
-async function allOrFirstError(steps: Promise<unknown>[]): Promise<void> {
+export async function allOrFirstError(steps: Promise<unknown>[]): Promise<void> {
   const failed = (await Promise.allSettled(steps)).find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
 
 /** Route table per ENI device as ipamd computes it on network card 0 (CalculateRouteTableId). */
-function expectedTables(node: Node): Map<number, number> {
+export function expectedTables(node: Node): Map<number, number> {
   return new Map(node.enis.map((e) => [e.index, e.index === 0 ? 254 : eniTable(e.index)]));
 }
 
-function checkTables(r: RealNode, got: Map<number, number>, want: Map<number, number>): void {
+export function checkTables(r: RealNode, got: Map<number, number>, want: Map<number, number>): void {
   for (const [device, table] of got)
     if (want.get(device) !== table)
       throw new CniStageError(
@@ -238,7 +238,7 @@ async function firstFailure<T>(
   if (failed) throw failed.error;
 }
 
-async function prepareNode(lab: Lab, topology: Topology, node: Node, base: string): Promise<RealNode> {
+export async function prepareNode(lab: Lab, topology: Topology, node: Node, base: string): Promise<RealNode> {
   const index = topology.nodes.indexOf(node);
   const dir = join(base, node.name);
   await mkdir(dir, { recursive: true });
@@ -350,7 +350,7 @@ export function vpcCniEnv(spec: VpcCniSpec, dir: string): Record<string, string>
 }
 
 /** Runs the node helper; returns device -> route table. */
-async function setUpVpcNode(lab: Lab, topology: Topology, r: RealNode): Promise<Map<number, number>> {
+export async function setUpVpcNode(lab: Lab, topology: Topology, r: RealNode): Promise<Map<number, number>> {
   const { spec, build } = r.vpc!;
   const host = lab.host(`node/${r.node.name}`);
   const macs = lab.plan.hosts.find((h) => h.id === `node/${r.node.name}`)!.macs;
@@ -389,7 +389,7 @@ async function setUpVpcNode(lab: Lab, topology: Topology, r: RealNode): Promise<
   return tables;
 }
 
-function standinNode(topology: Topology, r: RealNode, tables: Map<number, number>): StandinNode {
+export function standinNode(topology: Topology, r: RealNode, tables: Map<number, number>): StandinNode {
   const spec = r.vpc!.spec;
   return {
     node: r.node.name,
@@ -468,7 +468,7 @@ async function startProcess(
   }
 }
 
-async function startStandin(lab: Lab, base: string, name: string, cfg: StandinConfig): Promise<void> {
+export async function startStandin(lab: Lab, base: string, name: string, cfg: StandinConfig): Promise<void> {
   const file = join(base, `${name}.json`);
   await writeFile(file, JSON.stringify(cfg, null, 2));
   await startProcess(

@@ -1,0 +1,135 @@
+/**
+ * `run --kind`: the selected cells on kind clusters returnpath makes, through the kubeconfig
+ * backend. Cells that share their infrastructure (nodes with their CNI and sysctls, kube-proxy,
+ * VPC, internet clients) share a test bed (lib/cluster/testbed-topology.ts); each test bed is a
+ * kind cluster joined to a lab (testbed.ts), made when its first cell runs and removed when a cell
+ * of another test bed comes, or at the end. The VPC CNI runs as the real plugin (kind's kubelet
+ * runs it), so every VPC CNI cell runs with `implementation: real`. A test bed kind cannot make
+ * skips its cells with the reason; verdicts, skips and results are the kubeconfig backend's.
+ */
+import { ValidationError } from '../errors.js';
+import { defaultNamespace, openClusterBackend, type ClusterBackend } from '../cluster/backend.js';
+import { testbedOfLab } from '../cluster/lab-testbed.js';
+import { skippedClusterCell } from '../cluster/run-cell.js';
+import { testbeds, type Testbed } from '../cluster/testbed-topology.js';
+import { newRunId } from '../lab/lab.js';
+import { validateTopology } from '../model/topology.js';
+import { cellKey, type CellSpec } from '../scenario/cell.js';
+import { withCniImplementation, type CniChoice } from '../scenario/implementation.js';
+import type { CellSource } from '../scenario/reproduce.js';
+import type { CellResult } from '../scenario/result.js';
+import type { KubeProxyMode } from './config.js';
+import { kindBedProblems, KindTestbed } from './testbed.js';
+
+/** What every VPC CNI cell runs with on kind: the real plugin, run by kind's kubelet. */
+export const KIND_CNI: CniChoice = { implementation: 'real' };
+/** Reproduce lines of a kind run: the cluster is made again by the command. */
+export const KIND_FLAGS = ['--kind'];
+
+export interface KindRunOptions {
+  /** The results' run id (the run's namespace, rp-RUN, and its labels). */
+  run: string;
+  /** The cells the run may be asked for (as selected, before the CNI choice). */
+  cells: readonly CellSpec[];
+  mode?: KubeProxyMode;
+  log?: (line: string) => void;
+}
+
+interface Open {
+  index: number;
+  bed: KindTestbed;
+  backend: ClusterBackend;
+}
+
+export class KindRun {
+  private readonly beds: Testbed[];
+  private readonly bedOf = new Map<string, number>();
+  /** Test beds that could not be made, with why: their cells are skipped. */
+  private readonly failed = new Map<number, string>();
+  private current: Open | undefined;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly o: KindRunOptions) {
+    this.log = o.log ?? (() => undefined);
+    this.beds = testbeds(o.cells.map((c) => withCniImplementation(c, KIND_CNI)));
+    this.beds.forEach((b, i) => b.cells.forEach((c) => this.bedOf.set(cellKey(c), i)));
+  }
+
+  /** How many kind clusters the selected cells need. */
+  get clusters(): number {
+    return this.beds.length;
+  }
+
+  async run(cell: CellSpec, source: CellSource | undefined): Promise<CellResult> {
+    const index = this.bedOf.get(cellKey(cell));
+    if (index === undefined) throw new Error(`cell ${cellKey(cell)} was not among the run's cells`);
+    const real = withCniImplementation(cell, KIND_CNI);
+    if (this.current?.index !== index) {
+      await this.closeCurrent();
+      if (!this.failed.has(index)) await this.open(index);
+    }
+    const why = this.failed.get(index);
+    if (why !== undefined) return skippedClusterCell(real, source, KIND_FLAGS, why);
+    return this.current!.backend.run(real, source);
+  }
+
+  async close(): Promise<void> {
+    await this.closeCurrent();
+  }
+
+  private async open(index: number): Promise<void> {
+    const t = this.beds[index]!;
+    const topology = validateTopology(t.doc, `test bed ${index + 1} topology`);
+    const problems = kindBedProblems(topology);
+    if (problems.length > 0) {
+      this.failed.set(index, `kind cannot be this cell's cluster: ${problems.join('; ')}`);
+      return;
+    }
+    const runId = newRunId();
+    this.log(
+      `kind test bed ${index + 1} of ${this.beds.length}: ${topology.name} (${t.cells.length} cells), cluster rp-${runId}`,
+    );
+    const bed = await KindTestbed.up({
+      topology,
+      runId,
+      podNamespace: defaultNamespace(this.o.run),
+      ...(this.o.mode && { mode: this.o.mode }),
+      log: (l) => this.log(`  ${l}`),
+    }).catch((e: unknown) => {
+      if (e instanceof ValidationError) {
+        this.failed.set(index, `kind cannot be this cell's cluster: ${e.message}`);
+        return undefined;
+      }
+      throw e;
+    });
+    if (!bed) return;
+    try {
+      const backend = await openClusterBackend({
+        kubeconfig: bed.kubeconfig,
+        run: this.o.run,
+        log: this.log,
+        testbed: testbedOfLab(bed.lab, topology, `kind cluster ${bed.cluster.name} joined to lab ${runId}`),
+        reproduceFlags: KIND_FLAGS,
+      });
+      this.log(backend.describe);
+      this.current = { index, bed, backend };
+    } catch (e) {
+      await bed.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async closeCurrent(): Promise<void> {
+    const c = this.current;
+    if (!c) return;
+    this.current = undefined;
+    try {
+      await c.backend.close();
+    } finally {
+      await c.bed.close();
+      this.log(
+        `kind test bed ${c.index + 1}: cluster ${c.bed.cluster.name} and lab ${c.bed.lab.runId} removed`,
+      );
+    }
+  }
+}
