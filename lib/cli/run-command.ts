@@ -73,6 +73,8 @@ export interface RunOptions {
   cniFlags?: readonly string[];
   /** The cells run on a cluster (session.run): the lab is not needed here. */
   onCluster?: boolean;
+  /** The order the cells run in (default: as selected); `run --kind` runs a test bed's cells together. */
+  order?: (cells: readonly CellSpec[]) => CellSpec[];
   log?: (line: string) => void;
 }
 
@@ -179,7 +181,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
     selected.map(({ suite }) => [suite.id, suite.source ?? { kind: 'builtin' as const }]),
   );
   const session = new Session({
-    cells,
+    cells: opts.order ? opts.order(cells) : cells,
     concurrency: opts.concurrency,
     ...(opts.kube && { kube: opts.kube }),
     cellOptions: (cell) => ({
@@ -624,6 +626,8 @@ async function runOnKind(a: Args, suites: readonly SuiteSpec[], file: string | u
       runId,
       onCluster: true,
       session: { run: (cell, opts) => kind.run(cell, opts.source) },
+      // Each kind cluster is made once: its cells run together.
+      order: (cells) => kind.order(cells),
     });
     return out.exitCode;
   } finally {

@@ -53,6 +53,21 @@ describe('kubeconfig backend: does a cell fit a cluster', () => {
     );
   });
 
+  it('counts a node excluded from external load balancers (a kubeadm control plane) as no instance target', () => {
+    const t = topo(hairpin[0]!);
+    const facts = factsOf(t);
+    const controlPlane = { name: 'control-plane', zone: undefined, internalIP: '172.18.0.2', ready: true };
+    expect(
+      fitProblems(t, {
+        ...facts,
+        nodes: [...facts.nodes, { ...controlPlane, excludedFromLoadBalancers: true }],
+      }),
+    ).to.deep.equal([]);
+    expect(fitProblems(t, { ...facts, nodes: [...facts.nodes, controlPlane] }).join('\n')).to.match(
+      /the controller registers every node of the cluster: control-plane, node-1, node-2, node-3/,
+    );
+  });
+
   it("skips a cell whose kube-proxy detector is not the cluster's", () => {
     const withCidr = hairpin.find((c) => topo(c).kubeProxy.detectLocal === 'clusterCIDR')!;
     const without = hairpin.find(

@@ -57,6 +57,7 @@ export async function loadAgentImage(cluster: KindCluster, o: AgentImageOptions 
       `the agent image needs returnpath built: run npm run build in ${PACKAGE_ROOT}`,
     );
   const runner = new CommandRunner();
+  const t0 = performance.now();
   const dir = await mkdtemp(join(tmpdir(), 'rp-agent-image-'));
   try {
     const root = join(dir, 'root');
@@ -95,10 +96,15 @@ export async function loadAgentImage(cluster: KindCluster, o: AgentImageOptions 
         image,
       ]),
     );
+    const imported = performance.now();
     const archive = join(dir, 'agent.tar');
     await cluster.docker.run(['save', '--output', archive, image]);
+    const saved = performance.now();
     await cluster.loadImageArchive(archive);
-    log(`agent image ${image} loaded into every node`);
+    const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
+    log(
+      `agent image ${image} loaded into every node (built and imported ${s(t0, imported)} s, saved ${s(imported, saved)} s, loaded ${s(saved, performance.now())} s)`,
+    );
     return image;
   } finally {
     await rm(dir, { recursive: true, force: true });

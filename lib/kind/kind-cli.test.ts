@@ -71,4 +71,37 @@ describe('returnpath kind: bad input and a machine that lacks something', functi
     expect(r.stderr).to.include(`no kind cluster ${name} made by returnpath`);
     expect(r.stderr).to.include('returnpath kind list');
   });
+
+  it('run --kind: bad input exits 2 naming the option, a machine without the kind components exits 3; nothing made', async () => {
+    const results = join(dir, 'results');
+    const both = await runCli(['run', '--kind', '--kubeconfig', join(dir, 'k'), '--results', results], {
+      env: env(),
+    });
+    expect(both.code, both.stderr).to.equal(2);
+    expect(both.stderr).to.include('with --kind the cluster is the one returnpath makes');
+    for (const extra of [
+      ['--cni', 'real'],
+      ['--kube-proxy', 'real'],
+      ['--cluster-topology', 'x.yaml'],
+    ]) {
+      const r = await runCli(['run', '--kind', ...extra, '--results', results], { env: env() });
+      expect(r.code, `${extra.join(' ')}: ${r.stderr}`).to.equal(2);
+      expect(r.stderr).to.include(`${extra[0]} ${extra[1]}`);
+      expect(r.stderr).to.include('a kind run makes its own clusters');
+    }
+    const conc = await runCli(['run', '--kind', '--concurrency', '2', '--results', results], { env: env() });
+    expect(conc.code).to.equal(2);
+    expect(conc.stderr).to.include('one cell at a time');
+    const none = await runCli(['run', '--kind', '--grep', 'no-such-cell', '--results', results], {
+      env: env(),
+    });
+    expect(none.code).to.equal(2);
+    const missing = await runCli(['run', '--kind', '--suite', 'baseline', '--results', results], {
+      env: env(),
+    });
+    expect(missing.code, missing.stderr).to.equal(3);
+    if (process.getuid?.() === 0) expect(missing.stderr).to.include('returnpath components build');
+    expect(await readdir(results).catch(() => [])).to.deep.equal([]);
+    await nothingMade();
+  });
 });

@@ -60,6 +60,15 @@ export class KindRun {
     return this.beds.length;
   }
 
+  /** The cells grouped by test bed (in the order of each bed's first cell), each group in its own order. */
+  order(cells: readonly CellSpec[]): CellSpec[] {
+    const bed = (c: CellSpec): number => this.bedOf.get(cellKey(c)) ?? this.beds.length;
+    return cells
+      .map((c, i) => ({ c, i }))
+      .sort((a, b) => bed(a.c) - bed(b.c) || a.i - b.i)
+      .map((x) => x.c);
+  }
+
   async run(cell: CellSpec, source: CellSource | undefined): Promise<CellResult> {
     const index = this.bedOf.get(cellKey(cell));
     if (index === undefined) throw new Error(`cell ${cellKey(cell)} was not among the run's cells`);
@@ -111,6 +120,10 @@ export class KindRun {
         testbed: testbedOfLab(bed.lab, topology, `kind cluster ${bed.cluster.name} joined to lab ${runId}`),
         reproduceFlags: KIND_FLAGS,
       });
+      const t = bed.timings;
+      this.log(
+        `kind test bed ${index + 1} ready in ${t.total} s (cluster ${t.cluster} s, joined to the VPC ${t.join} s, agent image ${t.agentImage} s)`,
+      );
       this.log(backend.describe);
       this.current = { index, bed, backend };
     } catch (e) {

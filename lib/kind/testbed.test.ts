@@ -4,6 +4,11 @@ import { parse } from 'yaml';
 import { loadTopology, validateTopology } from '../model/topology.js';
 import { kindConfig, renderKindConfig } from './config.js';
 import { kindBedConfig, kindBedProblems } from './testbed.js';
+import { KindRun } from './kind-run.js';
+import { suiteById } from '../../suites/catalog.js';
+import { testbeds } from '../cluster/testbed-topology.js';
+import { withCniImplementation } from '../scenario/implementation.js';
+import { cellKey } from '../scenario/cell.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -71,5 +76,20 @@ describe('kind test bed: the cluster a topology asks for', () => {
     );
     expect(problems[1]).to.match(/^node policy: CNI /);
     expect(t.nodes).to.have.length(3);
+  });
+
+  it("runs each test bed's cells together, so each kind cluster is made once; the real VPC CNI in every bed", () => {
+    const cells = suiteById('nlb-hairpin').cells;
+    const run = new KindRun({ run: 'r1', cells });
+    const ordered = run.order(cells);
+    expect(ordered.map(cellKey).sort()).to.deep.equal(cells.map(cellKey).sort());
+    const beds = testbeds(cells.map((c) => withCniImplementation(c, { implementation: 'real' })));
+    expect(run.clusters).to.equal(beds.length).and.to.be.greaterThan(1);
+    const bedOf = new Map(beds.flatMap((b, i) => b.cells.map((c) => [cellKey(c), i] as const)));
+    const sequence = ordered.map((c) => bedOf.get(cellKey(c))!);
+    // Each bed's cells are one run of the sequence (the bed is made once), in the suite's order.
+    expect(sequence.filter((b, i) => i === 0 || b !== sequence[i - 1])).to.deep.equal(beds.map((_, i) => i));
+    for (const b of beds)
+      expect(b.doc['defaults']).to.deep.include({ cni: { profile: 'vpc-cni', implementation: 'real' } });
   });
 });

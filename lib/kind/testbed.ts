@@ -95,12 +95,24 @@ export interface KindTestbedOptions {
   signal?: AbortSignal;
 }
 
+/** Seconds each part of making a test bed took. */
+export interface TestbedTimings {
+  /** The kind cluster, created (kind create cluster, its engine and node image). */
+  cluster: number;
+  /** The lab around the nodes, the VPC CNI, the kubelets' node IP, kube-proxy's detector, nodes Ready. */
+  join: number;
+  /** The agent image built and loaded into the nodes. */
+  agentImage: number;
+  total: number;
+}
+
 export class KindTestbed {
   private constructor(
     readonly cluster: KindCluster,
     readonly lab: Lab,
     readonly topology: Topology,
     private readonly undo: Disposer,
+    readonly timings: TestbedTimings,
   ) {}
 
   get kubeconfig(): string {
@@ -117,6 +129,8 @@ export class KindTestbed {
         problems.map((message) => ({ path: 'nodes', value: topology.name, message })),
       );
     const undo = new Disposer();
+    const t0 = performance.now();
+    const since = (t: number): number => Math.round((performance.now() - t) / 100) / 10;
     try {
       const dir = await mkdtemp(join(tmpdir(), 'rp-kind-bed-'));
       undo.defer('test bed files', () => rm(dir, { recursive: true, force: true }));
@@ -138,6 +152,8 @@ export class KindTestbed {
       undo.defer(`kind cluster ${cluster.name}`, async () => {
         await cluster.delete(log);
       });
+      const clusterSeconds = since(t0);
+      const tj = performance.now();
       const workers = await nodesByName(cluster, topology);
       const adopt = Object.fromEntries([...workers].map(([name, k]) => [`node/${name}`, k.pid]));
       for (const k of workers.values()) await renameKindLink(cluster, k);
@@ -160,7 +176,10 @@ export class KindTestbed {
       await becomeVpcNodes(cluster, topology, workers);
       await setDetectLocal(cluster, topology, log);
       await waitVpcNodes(cluster, topology, log, o.signal);
+      const joinSeconds = since(tj);
+      const ta = performance.now();
       await loadAgentImage(cluster, { log });
+      const agentSeconds = since(ta);
       const kc = new KubeConfig();
       kc.loadFromFile(cluster.kubeconfig);
       const provider = new LabCloudProvider({
@@ -171,7 +190,12 @@ export class KindTestbed {
       });
       await provider.start();
       undo.defer('cloud provider', () => provider.stop());
-      return new KindTestbed(cluster, lab, topology, undo);
+      return new KindTestbed(cluster, lab, topology, undo, {
+        cluster: clusterSeconds,
+        join: joinSeconds,
+        agentImage: agentSeconds,
+        total: since(t0),
+      });
     } catch (e) {
       await undo.dispose().catch((d: unknown) => log(`teardown: ${(d as Error).message}`));
       throw e;
