@@ -46,7 +46,8 @@ export const kindGroup: CommandGroup = {
     { name: 'kind list', summary: 'clusters returnpath made on this machine', run: list },
     {
       name: 'kind clean',
-      summary: 'remove clusters of interrupted runs (--all: also kept ones)',
+      summary:
+        'remove clusters of interrupted runs, with the lab an interrupted run --kind joined them to (--all: also kept ones)',
       options: [{ name: 'all', help: 'also remove clusters kept on purpose' }],
       run: clean,
     },

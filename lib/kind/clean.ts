@@ -43,6 +43,7 @@ export async function cleanClusters(
               .destroy()
               .then(() => `lab ${r.runId} removed (its nodes' namespaces detached)`)
           : undefined;
+      if (labGone) opts.log?.(labGone);
       const d = await deleteCluster(r.name, { log: opts.log });
       report.removed.push(labGone ? { ...d, steps: [labGone, ...d.steps] } : d);
     } catch (e) {
