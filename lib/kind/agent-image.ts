@@ -5,7 +5,7 @@
  * filesystem lacks, and this build of returnpath (`returnpath-agent` on the PATH). It is what
  * `agent/Dockerfile` builds elsewhere, under the same name (`returnpath/agent:<version>`, the name
  * the cluster backend's pods ask for), imported into the cluster's engine and loaded into every
- * node's containerd with kind's own `kind load image-archive`.
+ * node's containerd with kind's own `kind load image-archive` (built once per run: AgentImageArchive).
  */
 import { copyFile, cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -44,69 +44,107 @@ export interface AgentImageOptions {
 }
 
 /**
+ * The agent image as a `docker save` archive: built once, in the engine of the first cluster it is
+ * loaded into, then loaded into each cluster (kind's `load image-archive`), so a run that makes
+ * several clusters builds it once. close() removes the archive.
+ */
+export class AgentImageArchive {
+  private built: Promise<string> | undefined;
+  private dir: string | undefined;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly o: AgentImageOptions = {}) {
+    this.log = o.log ?? (() => undefined);
+  }
+
+  get image(): string {
+    return agentImage(provenance().version);
+  }
+
+  /** Loads the image into the cluster's nodes (`nodes`: container names; default every node). */
+  async loadInto(cluster: KindCluster, nodes?: readonly string[]): Promise<string> {
+    this.built ??= this.build(cluster);
+    const archive = await this.built;
+    const t0 = performance.now();
+    await cluster.loadImageArchive(archive, undefined, nodes);
+    this.log(
+      `agent image ${this.image} loaded into ${nodes ? nodes.join(', ') : 'every node'} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    return this.image;
+  }
+
+  async close(): Promise<void> {
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+  }
+
+  private async build(cluster: KindCluster): Promise<string> {
+    const image = this.image;
+    const base = await requireBuilt(kindBase);
+    const node = this.o.node ?? process.execPath;
+    if (!existsSync(join(PACKAGE_ROOT, 'dist/lib/cluster/agent-cli.js')))
+      throw new EnvironmentError(
+        `the agent image needs returnpath built: run npm run build in ${PACKAGE_ROOT}`,
+      );
+    const runner = new CommandRunner();
+    const t0 = performance.now();
+    this.dir = await mkdtemp(join(tmpdir(), 'rp-agent-image-'));
+    const root = join(this.dir, 'root');
+    try {
+      await mkdir(root);
+      await runner.run(['tar', '--numeric-owner', '-C', root, '-xf', base.path('rootfs.tar')]);
+      // Node.js and the libraries the base lacks (libstdc++ and libgcc_s: Debian's minimal root has neither).
+      await mkdir(join(root, 'usr/local/bin'), { recursive: true });
+      await copyFile(node, join(root, 'usr/local/bin/node'));
+      const ldd = await runner.run(['ldd', node]);
+      for (const lib of sharedLibraries(ldd.stdout)) {
+        if (existsSync(join(root, lib))) continue;
+        await mkdir(join(root, dirname(lib)), { recursive: true });
+        await copyFile(lib, join(root, lib));
+      }
+      const app = join(root, IMAGE_ROOT.slice(1));
+      await mkdir(join(app, 'bin'), { recursive: true });
+      await copyFile(join(PACKAGE_ROOT, 'package.json'), join(app, 'package.json'));
+      await copyFile(join(PACKAGE_ROOT, 'bin/returnpath-agent.js'), join(app, 'bin/returnpath-agent.js'));
+      await cp(join(PACKAGE_ROOT, 'dist'), join(app, 'dist'), {
+        recursive: true,
+        filter: (src) => !/\.(test|spec)\.js$|\.map$/.test(src),
+      });
+      await symlink(`${IMAGE_ROOT}/bin/returnpath-agent.js`, join(root, 'usr/local/bin', AGENT_COMMAND));
+      this.log(
+        `agent image ${image}: ${base.dir}/rootfs.tar, Node.js ${process.version}, returnpath ${provenance().version}`,
+      );
+      await pipeCommands(
+        ['tar', '--numeric-owner', '-C', root, '-c', '.'],
+        cluster.docker.argv([
+          'import',
+          '--change',
+          `ENV PATH=${PATH}`,
+          '--change',
+          `CMD ${JSON.stringify([AGENT_COMMAND, 'hold'])}`,
+          '-',
+          image,
+        ]),
+      );
+      const archive = join(this.dir, 'agent.tar');
+      await cluster.docker.run(['save', '--output', archive, image]);
+      this.log(`agent image ${image} built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      return archive;
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  }
+}
+
+/**
  * Builds the agent image in the cluster's engine and loads it into every node. Returns its name.
  * The build's temporary directory is removed whatever happens.
  */
 export async function loadAgentImage(cluster: KindCluster, o: AgentImageOptions = {}): Promise<string> {
-  const log = o.log ?? (() => undefined);
-  const image = agentImage(provenance().version);
-  const base = await requireBuilt(kindBase);
-  const node = o.node ?? process.execPath;
-  if (!existsSync(join(PACKAGE_ROOT, 'dist/lib/cluster/agent-cli.js')))
-    throw new EnvironmentError(
-      `the agent image needs returnpath built: run npm run build in ${PACKAGE_ROOT}`,
-    );
-  const runner = new CommandRunner();
-  const t0 = performance.now();
-  const dir = await mkdtemp(join(tmpdir(), 'rp-agent-image-'));
+  const a = new AgentImageArchive(o);
   try {
-    const root = join(dir, 'root');
-    await mkdir(root);
-    await runner.run(['tar', '--numeric-owner', '-C', root, '-xf', base.path('rootfs.tar')]);
-    // Node.js and the libraries the base lacks (libstdc++ and libgcc_s: Debian's minimal root has neither).
-    await mkdir(join(root, 'usr/local/bin'), { recursive: true });
-    await copyFile(node, join(root, 'usr/local/bin/node'));
-    const ldd = await runner.run(['ldd', node]);
-    for (const lib of sharedLibraries(ldd.stdout)) {
-      if (existsSync(join(root, lib))) continue;
-      await mkdir(join(root, dirname(lib)), { recursive: true });
-      await copyFile(lib, join(root, lib));
-    }
-    const app = join(root, IMAGE_ROOT.slice(1));
-    await mkdir(join(app, 'bin'), { recursive: true });
-    await copyFile(join(PACKAGE_ROOT, 'package.json'), join(app, 'package.json'));
-    await copyFile(join(PACKAGE_ROOT, 'bin/returnpath-agent.js'), join(app, 'bin/returnpath-agent.js'));
-    await cp(join(PACKAGE_ROOT, 'dist'), join(app, 'dist'), {
-      recursive: true,
-      filter: (src) => !/\.(test|spec)\.js$|\.map$/.test(src),
-    });
-    await symlink(`${IMAGE_ROOT}/bin/returnpath-agent.js`, join(root, 'usr/local/bin', AGENT_COMMAND));
-    log(
-      `agent image ${image}: ${base.dir}/rootfs.tar, Node.js ${process.version}, returnpath ${provenance().version}`,
-    );
-    await pipeCommands(
-      ['tar', '--numeric-owner', '-C', root, '-c', '.'],
-      cluster.docker.argv([
-        'import',
-        '--change',
-        `ENV PATH=${PATH}`,
-        '--change',
-        `CMD ${JSON.stringify([AGENT_COMMAND, 'hold'])}`,
-        '-',
-        image,
-      ]),
-    );
-    const imported = performance.now();
-    const archive = join(dir, 'agent.tar');
-    await cluster.docker.run(['save', '--output', archive, image]);
-    const saved = performance.now();
-    await cluster.loadImageArchive(archive);
-    const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
-    log(
-      `agent image ${image} loaded into every node (built and imported ${s(t0, imported)} s, saved ${s(imported, saved)} s, loaded ${s(saved, performance.now())} s)`,
-    );
-    return image;
+    return await a.loadInto(cluster);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await a.close();
   }
 }

@@ -458,9 +458,15 @@ export class KindCluster {
     return this.exec(cp.containerId, ['kubectl', '--kubeconfig=/etc/kubernetes/admin.conf', ...args], opts);
   }
 
-  /** Loads a `docker save` archive into every node's containerd (kind's own `load image-archive`). */
-  async loadImageArchive(file: string, log?: (l: string) => void): Promise<void> {
-    await this.kind(['load', 'image-archive', file, '--name', this.name], log);
+  /**
+   * Loads a `docker save` archive into the nodes' containerd (kind's own `load image-archive`):
+   * every node, or the containers named.
+   */
+  async loadImageArchive(file: string, log?: (l: string) => void, nodes?: readonly string[]): Promise<void> {
+    await this.kind(
+      ['load', 'image-archive', file, '--name', this.name, ...(nodes ? ['--nodes', nodes.join(',')] : [])],
+      log,
+    );
   }
 
   /** True when the engine runs and the nodes are the ones kind made for this record. */

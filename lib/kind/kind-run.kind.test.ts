@@ -84,4 +84,42 @@ describe('run --kind: the baseline suite on a kind cluster joined to the lab [Sl
     for (const k of ['links', 'addresses', 'routes', 'iptables', 'nft', 'forwardPolicy', 'sysctls'] as const)
       expect(after[k], k).to.deep.equal(hostBefore[k]);
   });
+
+  it("reproduces seed 001's hairpin through the NLB on kind's real kube-proxy: the timeout share the lab derives", async () => {
+    const r = await runCli(
+      [
+        'run',
+        '--kind',
+        '--suite',
+        'nlb-hairpin',
+        '--grep',
+        'seed001',
+        '--results',
+        tmp,
+        '--run-id',
+        'kind-hairpin',
+      ],
+      { timeoutMs: 35 * 60_000 },
+    );
+    const out = r.stdout + r.stderr;
+    const results = JSON.parse(
+      await readFile(join(tmp, 'kind-hairpin', 'results.json'), 'utf8'),
+    ) as RunResults;
+    expect(
+      results.cells.filter((c) => c.status !== 'pass').map((c) => `${c.id}: ${c.status} ${c.reason}`),
+      out.slice(-4000),
+    ).to.deep.equal([]);
+    expect(results.cells.length).to.be.greaterThan(5);
+    // The hairpin itself: with client IP preservation, a share of the attempts times out (the
+    // expectations bound it), while preservation off connects every attempt.
+    const on = results.cells.find((c) => c.id === 'seed001.instance.cluster.preserve-on')!;
+    expect(on.counts['timeout'] ?? 0, JSON.stringify(on.counts)).to.be.greaterThan(0);
+    const off = results.cells.find((c) => c.id === 'seed001.instance.cluster.preserve-off')!;
+    expect(off.counts).to.deep.equal({ connected: off.attempts });
+    // One cluster per test bed, the agent image built once for the run.
+    const beds = r.stdout.match(/^kind test bed \d+ of \d+:/gm) ?? [];
+    expect(beds.length).to.equal(new Set(beds).size);
+    expect(r.stdout.match(/agent image \S+ built in/g)).to.have.length(1);
+    expect(r.code, out.slice(-2000)).to.equal(0);
+  });
 });

@@ -19,6 +19,7 @@ import { withCniImplementation, type CniChoice } from '../scenario/implementatio
 import type { CellSource } from '../scenario/reproduce.js';
 import type { CellResult } from '../scenario/result.js';
 import type { KubeProxyMode } from './config.js';
+import { AgentImageArchive } from './agent-image.js';
 import { kindBedProblems, KindTestbed } from './testbed.js';
 
 /** What every VPC CNI cell runs with on kind: the real plugin, run by kind's kubelet. */
@@ -48,9 +49,12 @@ export class KindRun {
   private readonly failed = new Map<number, string>();
   private current: Open | undefined;
   private readonly log: (line: string) => void;
+  /** Built once for the run, loaded into each test bed's cluster. */
+  private readonly agentImage: AgentImageArchive;
 
   constructor(private readonly o: KindRunOptions) {
     this.log = o.log ?? (() => undefined);
+    this.agentImage = new AgentImageArchive({ log: (l) => this.log(`  ${l}`) });
     this.beds = testbeds(o.cells.map((c) => withCniImplementation(c, KIND_CNI)));
     this.beds.forEach((b, i) => b.cells.forEach((c) => this.bedOf.set(cellKey(c), i)));
   }
@@ -83,7 +87,11 @@ export class KindRun {
   }
 
   async close(): Promise<void> {
-    await this.closeCurrent();
+    try {
+      await this.closeCurrent();
+    } finally {
+      await this.agentImage.close();
+    }
   }
 
   private async open(index: number): Promise<void> {
@@ -102,6 +110,7 @@ export class KindRun {
       topology,
       runId,
       podNamespace: defaultNamespace(this.o.run),
+      agentImage: this.agentImage,
       ...(this.o.mode && { mode: this.o.mode }),
       log: (l) => this.log(`  ${l}`),
     }).catch((e: unknown) => {

@@ -18,7 +18,8 @@
  *   Controller's role) watches the cluster's LoadBalancer Services and programs the lab's NLBs.
  *
  * Everything is registered for teardown as it is made and removed in reverse order; a crash
- * leaves a cluster `kind clean` removes and a lab `lab clean` detaches and removes.
+ * leaves a cluster and a lab that `kind clean` removes together (the lab first, its namespaces
+ * only detached).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,7 +34,7 @@ import { Disposer } from '../lab/disposer.js';
 import { Lab } from '../lab/lab.js';
 import type { Topology } from '../model/topology.js';
 import { nlbContributor } from '../nlb/plan.js';
-import { loadAgentImage } from './agent-image.js';
+import { AgentImageArchive } from './agent-image.js';
 import { internalIP, KindCluster, type KindNode } from './cluster.js';
 import {
   DEFAULT_KIND_CONFIG,
@@ -90,6 +91,8 @@ export interface KindTestbedOptions {
   runId: string;
   /** The namespace the run's pods live in (the stand-in for ipamd answers for them only). */
   podNamespace: string;
+  /** The agent image, built once for a run that makes several test beds (default: built for this one). */
+  agentImage?: AgentImageArchive;
   mode?: KubeProxyMode;
   log?: (line: string) => void;
   signal?: AbortSignal;
@@ -178,7 +181,16 @@ export class KindTestbed {
       await waitVpcNodes(cluster, topology, log, o.signal);
       const joinSeconds = since(tj);
       const ta = performance.now();
-      await loadAgentImage(cluster, { log });
+      // The agent pods run on the topology's nodes only.
+      const agentImage = o.agentImage ?? new AgentImageArchive({ log });
+      try {
+        await agentImage.loadInto(
+          cluster,
+          [...workers.values()].map((k) => k.name),
+        );
+      } finally {
+        if (!o.agentImage) await agentImage.close();
+      }
       const agentSeconds = since(ta);
       const kc = new KubeConfig();
       kc.loadFromFile(cluster.kubeconfig);
