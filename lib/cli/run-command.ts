@@ -410,7 +410,7 @@ export const runDecl: CommandDecl = {
       name: 'kube-proxy-mode',
       value: 'MODE',
       choices: ['iptables', 'nftables'],
-      help: "the real kube-proxy's mode (default: iptables, as EKS)",
+      help: "the real kube-proxy's mode, with --kube-proxy real or --kind (default: iptables, as EKS)",
     },
     {
       name: 'kind',
