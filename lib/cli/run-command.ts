@@ -32,6 +32,7 @@ import {
   type SuiteSpec,
 } from '../scenario/cell.js';
 import type { CellResult, RunResults } from '../scenario/result.js';
+import type { CellSource } from '../scenario/reproduce.js';
 import { selectCells } from '../scenario/select.js';
 import { describeMiss } from '../scenario/misses.js';
 import { configureSession, Session, type SessionOptions } from '../scenario/session.js';
@@ -548,20 +549,42 @@ async function runOnCluster(
     log: (l) => console.log(l),
   });
   console.log(backend.describe);
+  return runOneAtATime(a, suites, file, {
+    resultsRoot,
+    runId,
+    run: (cell, source) => backend.run(cell, source),
+    close: () => backend.close(),
+  });
+}
+
+/** A cluster run's cells, one at a time through `run`; `close` whatever happens. */
+async function runOneAtATime(
+  a: Args,
+  suites: readonly SuiteSpec[],
+  file: string | undefined,
+  o: {
+    resultsRoot: string;
+    runId: string;
+    run: (cell: CellSpec, source: CellSource | undefined) => Promise<CellResult>;
+    order?: (cells: readonly CellSpec[]) => CellSpec[];
+    close: () => Promise<void>;
+  },
+): Promise<number> {
   if (file) setDynamicSuites(suites);
   try {
     const out = await runSuites({
       ...sharedRunOptions(a, suites, file),
       concurrency: 1,
-      resultsRoot,
-      runId,
+      resultsRoot: o.resultsRoot,
+      runId: o.runId,
       onCluster: true,
-      session: { run: (cell, opts) => backend.run(cell, opts.source) },
+      session: { run: (cell, opts) => o.run(cell, opts.source) },
+      ...(o.order && { order: o.order }),
     });
     return out.exitCode;
   } finally {
     if (file) setDynamicSuites([]);
-    await backend.close();
+    await o.close();
   }
 }
 
@@ -617,23 +640,14 @@ async function runOnKind(a: Args, suites: readonly SuiteSpec[], file: string | u
     `--kind: ${selected.length} cells on ${kind.clusters} kind cluster(s) made one after another ` +
       `(kube-proxy ${mode}, the real VPC CNI); each is removed when its cells are done`,
   );
-  if (file) setDynamicSuites(suites);
-  try {
-    const out = await runSuites({
-      ...sharedRunOptions(a, suites, file),
-      concurrency: 1,
-      resultsRoot,
-      runId,
-      onCluster: true,
-      session: { run: (cell, opts) => kind.run(cell, opts.source) },
-      // Each kind cluster is made once: its cells run together.
-      order: (cells) => kind.order(cells),
-    });
-    return out.exitCode;
-  } finally {
-    if (file) setDynamicSuites([]);
-    await kind.close();
-  }
+  return runOneAtATime(a, suites, file, {
+    resultsRoot,
+    runId,
+    run: (cell, source) => kind.run(cell, source),
+    // Each kind cluster is made once: its cells run together.
+    order: (cells) => kind.order(cells),
+    close: () => kind.close(),
+  });
 }
 
 /** `--kube-proxy emulated|real` and `--kube-proxy-mode iptables|nftables` (the real one's mode). */

@@ -191,15 +191,18 @@ function healthMismatches(
   return out;
 }
 
-/** A cell that never reached a cluster (none could be made for it), skipped with the reason. */
-export function skippedClusterCell(
+/**
+ * A cell that never reached a cluster: skipped (no cluster could be what it needs) or an error (the
+ * cluster could not be made), with the reason.
+ */
+export function clusterCellNotRun(
   cell: CellSpec,
   source: CellSource | undefined,
   clusterFlags: string[],
-  reason: string,
+  why: Pick<CellResult, 'status' | 'reason' | 'error'>,
 ): CellResult {
   const r = base(cell, new Date(), source ?? { kind: 'builtin' }, { cluster: clusterFlags });
-  return { ...r, status: 'skipped', reason, checks: [], durationMs: 0 };
+  return { ...r, ...why, checks: [], durationMs: 0 };
 }
 
 export async function runClusterCell(cell: CellSpec, o: ClusterCellOptions): Promise<CellResult> {

@@ -5,12 +5,12 @@
  * kind cluster joined to a lab (testbed.ts), made when its first cell runs and removed when a cell
  * of another test bed comes, or at the end. The VPC CNI runs as the real plugin (kind's kubelet
  * runs it), so every VPC CNI cell runs with `implementation: real`. A test bed kind cannot make
- * skips its cells with the reason; verdicts, skips and results are the kubeconfig backend's.
+ * skips its cells with the reason, and one that fails to come up ends its cells with the error (it
+ * is not tried again); verdicts, skips and results are the kubeconfig backend's.
  */
-import { ValidationError } from '../errors.js';
 import { defaultNamespace, openClusterBackend, type ClusterBackend } from '../cluster/backend.js';
 import { testbedOfLab } from '../cluster/lab-testbed.js';
-import { skippedClusterCell } from '../cluster/run-cell.js';
+import { clusterCellNotRun } from '../cluster/run-cell.js';
 import { testbeds, type Testbed } from '../cluster/testbed-topology.js';
 import { newRunId } from '../lab/lab.js';
 import { validateTopology } from '../model/topology.js';
@@ -45,8 +45,11 @@ interface Open {
 export class KindRun {
   private readonly beds: Testbed[];
   private readonly bedOf = new Map<string, number>();
-  /** Test beds that could not be made, with why: their cells are skipped. */
-  private readonly failed = new Map<number, string>();
+  /**
+   * Test beds that are not made, with why: skipped when kind cannot be what their cells need, an
+   * error when making them failed (their other cells are not tried again).
+   */
+  private readonly failed = new Map<number, Pick<CellResult, 'status' | 'reason' | 'error'>>();
   private current: Open | undefined;
   private readonly log: (line: string) => void;
   /** Built once for the run, loaded into each test bed's cluster. */
@@ -82,7 +85,7 @@ export class KindRun {
       if (!this.failed.has(index)) await this.open(index);
     }
     const why = this.failed.get(index);
-    if (why !== undefined) return skippedClusterCell(real, source, KIND_FLAGS, why);
+    if (why !== undefined) return clusterCellNotRun(real, source, KIND_FLAGS, why);
     return this.current!.backend.run(real, source);
   }
 
@@ -99,29 +102,26 @@ export class KindRun {
     const topology = validateTopology(t.doc, `test bed ${index + 1} topology`);
     const problems = kindBedProblems(topology);
     if (problems.length > 0) {
-      this.failed.set(index, `kind cannot be this cell's cluster: ${problems.join('; ')}`);
+      this.failed.set(index, {
+        status: 'skipped',
+        reason: `kind cannot be this cell's cluster: ${problems.join('; ')}`,
+      });
       return;
     }
     const runId = newRunId();
     this.log(
       `kind test bed ${index + 1} of ${this.beds.length}: ${topology.name} (${t.cells.length} cells), cluster rp-${runId}`,
     );
-    const bed = await KindTestbed.up({
-      topology,
-      runId,
-      podNamespace: defaultNamespace(this.o.run),
-      agentImage: this.agentImage,
-      ...(this.o.mode && { mode: this.o.mode }),
-      log: (l) => this.log(`  ${l}`),
-    }).catch((e: unknown) => {
-      if (e instanceof ValidationError) {
-        this.failed.set(index, `kind cannot be this cell's cluster: ${e.message}`);
-        return undefined;
-      }
-      throw e;
-    });
-    if (!bed) return;
+    let bed: KindTestbed | undefined;
     try {
+      bed = await KindTestbed.up({
+        topology,
+        runId,
+        podNamespace: defaultNamespace(this.o.run),
+        agentImage: this.agentImage,
+        ...(this.o.mode && { mode: this.o.mode }),
+        log: (l) => this.log(`  ${l}`),
+      });
       const backend = await openClusterBackend({
         kubeconfig: bed.kubeconfig,
         run: this.o.run,
@@ -136,8 +136,16 @@ export class KindRun {
       this.log(backend.describe);
       this.current = { index, bed, backend };
     } catch (e) {
-      await bed.close().catch(() => undefined);
-      throw e;
+      // What was made is removed (KindTestbed.up removes its own on failure); the bed's cells end
+      // with this error, and the bed is not made again for each of them.
+      await bed?.close().catch(() => undefined);
+      const message = (e as Error).message;
+      this.log(`kind test bed ${index + 1} could not be made: ${message}`);
+      this.failed.set(index, {
+        status: 'error',
+        reason: `kind test bed ${index + 1} could not be made: ${message.split('\n')[0]}`,
+        error: message,
+      });
     }
   }
 

@@ -33,6 +33,7 @@ import { LabCloudProvider } from '../kube/serve/cloud-provider.js';
 import { Disposer } from '../lab/disposer.js';
 import { Lab } from '../lab/lab.js';
 import type { Topology } from '../model/topology.js';
+import { ZONE_LABEL } from '../nlb/annotations.js';
 import { nlbContributor } from '../nlb/plan.js';
 import { AgentImageArchive } from './agent-image.js';
 import { internalIP, KindCluster, type KindNode } from './cluster.js';
@@ -44,7 +45,6 @@ import {
   type KubeProxyMode,
 } from './config.js';
 
-export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 /** kind's interface on its own network, renamed so the VPC's ENIs can be eth0, eth1, ... */
 export const KIND_LINK = 'kind0';
 

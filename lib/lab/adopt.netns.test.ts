@@ -107,7 +107,7 @@ describe('lab adoption of a foreign network namespace (real namespaces)', functi
     expect(after.stdout).not.to.match(/eth0/);
   });
 
-  it('lab clean after the owner died detaches the adopted namespace and kills only the lab own processes', async () => {
+  it("lab clean after the owner died detaches the adopted namespace and kills only the lab's own processes", async () => {
     const node = await foreignNode();
     const { child, runId } = await holder(node.pid);
     const exited = new Promise((r) => child.once('exit', r));
